@@ -91,6 +91,7 @@ class BadRequest(PwskError):
 class Unauthenticated(PwskError):
     status = 401
     default_message = Messages.AUTH_INVALID
+    missing = Messages.AUTH_MISSING
 
 
 class Forbidden(PwskError):

@@ -1,0 +1,238 @@
+"""Invoking actions: resolve, merge parameters, publish, wait; sequences run here too.
+
+Parameters merge as package < binding < action < payload (spec §1.3). A sequence has no
+container: the controller runs its components one after another as blocking activations
+with ``cause`` set to the sequence's id, stops at the first ``error`` result, and records
+the sequence activation itself (spec §5.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pwsk import log, tid
+from pwsk.activation import Activation, Response, Status
+from pwsk.entities import SEQUENCE, Action, Package, kv_merge, params_dict, truthy
+from pwsk.errors import BadRequest, Messages, NotFound, PwskError
+from pwsk.limits import SEQUENCE_MAX_LENGTH
+from pwsk.messages import ActivationMessage, Identity
+from pwsk.names import FQN, parse_fqn
+from pwsk.settings import Settings
+from pwsk.store import ACTIVATIONS, Store
+
+from .balancer import LeanBalancer
+from .entities import EntityStore, readable_action, readable_package
+
+logger = log.get("pwsk.controller.invoke")
+Json = dict[str, Any]
+# A component's wait is its own timeout plus this much (OpenWhisk: one minute).
+COMPONENT_GRACE_MS = 60_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class Resolved:
+    action: Action
+    params: list[Json]
+    binding: str | None = None  # "ns/pkg" when reached through a binding
+
+    @property
+    def path(self) -> str:
+        return f"{self.action.namespace}/{self.action.name}"
+
+
+@dataclass(slots=True)
+class Outcome:
+    activation_id: str
+    activation: Activation | None  # None: still running when the wait ended
+
+
+class Activator:
+    def __init__(self, settings: Settings, store: Store, entities: EntityStore,
+                 balancer: LeanBalancer) -> None:
+        self.settings = settings
+        self.store = store
+        self.entities = entities
+        self.balancer = balancer
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # --- resolution --------------------------------------------------------------------
+
+    async def resolve(self, identity: Identity, fqn: FQN) -> Resolved:
+        """Find the action behind ``fqn`` (following a binding) and merge its parameters."""
+        if fqn.package is None:
+            action = await readable_action(self.entities, identity, fqn)
+            return Resolved(action, list(action.parameters))
+        pkg = await readable_package(self.entities, identity, FQN(fqn.namespace, fqn.package))
+        params: list[Json] = []
+        binding = None
+        if pkg.binding is not None:
+            bound = await readable_package(self.entities, identity, pkg.binding)
+            binding = f"{pkg.namespace}/{pkg.name}"
+            params = kv_merge(bound.parameters, pkg.parameters)
+            target = FQN(bound.namespace, fqn.name, bound.name)
+        else:
+            params = list(pkg.parameters)
+            target = fqn
+        action = await self.entities.get(target, Action)
+        return Resolved(action, kv_merge(params, action.parameters), binding)
+
+    @staticmethod
+    def check_final(resolved: Resolved, payload: Json) -> None:
+        """``final: true`` makes defined parameters immutable by the caller."""
+        if truthy(resolved.action.annotation("final")):
+            defined = {p["key"] for p in resolved.params}
+            if defined & payload.keys():
+                raise BadRequest(Messages.PARAMS_NOT_ALLOWED)
+
+    # --- invoking ----------------------------------------------------------------------
+
+    async def invoke(self, identity: Identity, resolved: Resolved, payload: Json, *,
+                     blocking: bool, wait_ms: int, cause: str | None = None,
+                     caused_by: str | None = None, start: int | None = None) -> Outcome:
+        start = start or now_ms()
+        if resolved.action.exec.kind == SEQUENCE:
+            return await self._sequence(identity, resolved, payload, blocking=blocking,
+                                        wait_ms=wait_ms, cause=cause, start=start)
+        activation_id = tid.activation_id()
+        content = {**params_dict(resolved.params), **payload}
+        msg = ActivationMessage(
+            transid=tid.current.get(), start=start, action_path=resolved.action.namespace,
+            action_name=resolved.action.name, action_version=resolved.action.version,
+            revision=resolved.action.rev or "", user=identity, activation_id=activation_id,
+            controller=self.settings.controller_id, blocking=blocking, content=content,
+            init_args=[p["key"] for p in resolved.params if p.get("init")],
+            cause=cause, binding=resolved.binding, caused_by=caused_by,
+        )
+        future = await self.balancer.publish(msg)
+        if not blocking:
+            future.cancel()
+            return Outcome(activation_id, None)
+        return Outcome(activation_id, await self._wait(future, wait_ms))
+
+    @staticmethod
+    async def _wait(future: asyncio.Future[Activation], wait_ms: int) -> Activation | None:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), wait_ms / 1000)
+        except TimeoutError:
+            return None
+
+    # --- sequences ---------------------------------------------------------------------
+
+    async def _sequence(self, identity: Identity, resolved: Resolved, payload: Json, *,
+                        blocking: bool, wait_ms: int, cause: str | None,
+                        start: int) -> Outcome:
+        seq_id = tid.activation_id()
+        task = asyncio.create_task(
+            self._run_sequence(identity, resolved, payload, seq_id, cause, start))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        if not blocking:
+            return Outcome(seq_id, None)
+        try:
+            activation = await asyncio.wait_for(asyncio.shield(task), wait_ms / 1000)
+        except TimeoutError:
+            return Outcome(seq_id, None)
+        return Outcome(seq_id, activation)
+
+    async def _run_sequence(self, identity: Identity, resolved: Resolved, payload: Json,
+                            seq_id: str, cause: str | None, start: int) -> Activation:
+        seq = resolved.action
+        components = list(seq.exec.components or [])
+        ids: list[str] = []
+        args: Any = payload
+        response = Response.success(payload)
+        duration = 0
+        memory = 0
+        for comp in components:
+            try:
+                step = await self.resolve(identity, parse_fqn(comp).resolve(identity.namespace))
+            except (NotFound, BadRequest):
+                response = Response.error(Status.APPLICATION_ERROR, Messages.SEQ_COMPONENT_MISSING)
+                break
+            except PwskError as exc:
+                response = Response.error(Status.APPLICATION_ERROR, exc.message)
+                break
+            wait = step.action.limits.timeout + COMPONENT_GRACE_MS
+            outcome = await self.invoke(identity, step, args if isinstance(args, dict) else {},
+                                        blocking=True, wait_ms=wait, cause=seq_id,
+                                        caused_by="sequence")
+            ids.append(outcome.activation_id)
+            act = outcome.activation
+            if act is None:
+                response = Response.error(Status.WHISK_ERROR, Messages.SEQ_COMPONENT_TIMEOUT.format(
+                    id=outcome.activation_id))
+                break
+            memory = max(memory, int((act.annotation("limits") or {}).get("memory", 0)))
+            duration += act.duration or 0
+            response = act.response
+            if not response.is_success:
+                break
+            args = response.result if isinstance(response.result, dict | list) else {}
+        annotations: list[Json] = [
+            {"key": "topmost", "value": cause is None},
+            {"key": "path", "value": resolved.path},
+            {"key": "kind", "value": SEQUENCE},
+            {"key": "waitTime", "value": 0},
+            {"key": "limits", "value": {**seq.limits.to_json(), "memory": memory or
+                                        seq.limits.memory}},
+        ]
+        if cause is not None:
+            annotations.append({"key": "causedBy", "value": "sequence"})
+        activation = Activation(
+            namespace=identity.namespace, name=seq.name, subject=identity.subject,
+            activation_id=seq_id, start=start, end=start + max(duration, 1) if ids else now_ms(),
+            response=response, logs=ids, version=seq.version, annotations=annotations,
+            cause=cause,
+        )
+        await self.record(activation)
+        return activation
+
+    async def record(self, activation: Activation) -> None:
+        """Store an activation the controller made (sequences, triggers)."""
+        self.balancer._remember(activation)
+        try:
+            await self.store.put(ACTIVATIONS, activation.to_doc())
+        except Exception as exc:
+            logger.error("could not store activation", activation=activation.activation_id,
+                         error=repr(exc))
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+async def atomic_length(entities: EntityStore, namespace: str, components: list[str],
+                        self_fqn: FQN, seen: frozenset[str] = frozenset()) -> int:
+    """Count atomic actions after inlining nested sequences; reject cycles and gaps."""
+    total = 0
+    for comp in components:
+        fqn = parse_fqn(comp).resolve(namespace)
+        if fqn.doc_id == self_fqn.doc_id or fqn.doc_id in seen:
+            raise BadRequest(Messages.SEQ_CYCLE)
+        target = fqn
+        if fqn.package is not None:
+            pkg = await entities.get_optional(FQN(fqn.namespace, fqn.package), Package)
+            if pkg is not None and pkg.binding is not None:
+                target = FQN(pkg.binding.namespace, fqn.name, pkg.binding.name)
+        try:
+            action = await entities.get(target, Action)
+        except (NotFound, PwskError):
+            raise BadRequest(Messages.SEQ_COMPONENT_MISSING) from None
+        if action.exec.kind == SEQUENCE:
+            total += await atomic_length(entities, namespace, list(action.exec.components or []),
+                                         self_fqn, seen | {fqn.doc_id})
+        else:
+            total += 1
+        if total > SEQUENCE_MAX_LENGTH:
+            raise BadRequest(Messages.SEQ_TOO_LONG)
+    return total

@@ -1,0 +1,119 @@
+"""``/namespaces/{ns}/triggers``: CRUD and fire (spec §5.1)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from pwsk import log, tid
+from pwsk.activation import Activation, Response as ActResponse
+from pwsk.entities import Trigger, params_dict
+from pwsk.errors import Conflict, Messages, PayloadTooLarge, PwskError
+from pwsk.limits import MAX_PARAMETERS_SIZE, MAX_PAYLOAD_SIZE
+from pwsk.messages import Identity
+from pwsk.names import FQN, check_name
+from pwsk.store import EntityQuery
+
+from ..core import Controller
+from ..deps import Caller, Ctl, flag, json_object, list_window, namespace_of, too_large
+from ..entities import check_namespace
+from ..invoke import now_ms
+
+router = APIRouter(prefix="/api/v1/namespaces/{ns}/triggers", tags=["triggers"])
+logger = log.get("pwsk.controller.triggers")
+_tasks: set[asyncio.Task[None]] = set()
+
+
+@router.get("", summary="List triggers")
+async def list_triggers(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
+    ns = namespace_of(caller, ns)
+    check_namespace(caller, ns)
+    skip, limit, count = list_window(request, "triggers")
+    query = EntityQuery("trigger", ns, False, skip, limit)
+    if count:
+        return {"triggers": await ctl.store.count_entities(query)}
+    return [Trigger.from_doc(d).summary() for d in await ctl.store.list_entities(query)]
+
+
+def _fqn(caller: Identity, ns: str, name: str) -> FQN:
+    ns = namespace_of(caller, ns)
+    check_namespace(caller, ns)
+    return FQN(ns, check_name(name, "trigger name"))
+
+
+@router.get("/{name}", summary="Get a trigger")
+async def get_trigger(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
+    return (await ctl.entities.get(_fqn(caller, ns, name), Trigger)).to_api()
+
+
+@router.put("/{name}", summary="Create or update a trigger")
+async def put_trigger(ns: str, name: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
+    fqn = _fqn(caller, ns, name)
+    body = await json_object(request)
+    if "parameters" in body:
+        size = len(orjson.dumps(body["parameters"]))
+        if size > MAX_PARAMETERS_SIZE:
+            raise PayloadTooLarge(too_large("Parameters", size, MAX_PARAMETERS_SIZE))
+    old = await ctl.entities.get_optional(fqn, Trigger)
+    if old is not None and not flag(request.query_params.get("overwrite"), "overwrite"):
+        raise Conflict(Messages.EXISTS)
+    trigger = Trigger.from_put(fqn, body, old)
+    await ctl.entities.put(trigger)
+    return trigger.to_api()
+
+
+@router.delete("/{name}", summary="Delete a trigger")
+async def delete_trigger(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
+    trigger = await ctl.entities.get(_fqn(caller, ns, name), Trigger)
+    await ctl.entities.delete(trigger)
+    return trigger.to_api()
+
+
+@router.post("/{name}", summary="Fire a trigger")
+async def fire_trigger(ns: str, name: str, request: Request, caller: Caller,
+                       ctl: Ctl) -> Response:
+    trigger = await ctl.entities.get(_fqn(caller, ns, name), Trigger)
+    payload = await json_object(request, MAX_PAYLOAD_SIZE, "Payload")
+    active = {rid: r for rid, r in trigger.rules.items() if r.get("status") == "active"}
+    if not active:
+        return Response(status_code=204)
+    activation = Activation(
+        namespace=caller.namespace, name=trigger.name, subject=caller.subject,
+        activation_id=tid.activation_id(), start=now_ms(), end=0,
+        response=ActResponse.success(payload), version=trigger.version,
+    )
+    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"}
+    args = {**params_dict(trigger.parameters), "__ow_headers": headers, **payload}
+    task = asyncio.create_task(fire_rules(ctl, caller, activation, active, args))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return JSONResponse({"activationId": activation.activation_id}, status_code=202,
+                        headers={"x-openwhisk-activation-id": activation.activation_id})
+
+
+async def fire_rules(ctl: Controller, caller: Identity, activation: Activation,
+                     rules: dict[str, Any], args: dict[str, Any]) -> None:
+    """Invoke each active rule's action (non-blocking) and log one line per rule."""
+    async def one(rule_id: str, rule: dict[str, Any]) -> str:
+        action = FQN.from_path(rule["action"]["path"], rule["action"]["name"])
+        line: dict[str, Any] = {"rule": rule_id, "action": action.doc_id}
+        try:
+            resolved = await ctl.activator.resolve(caller, action)
+            outcome = await ctl.activator.invoke(caller, resolved, dict(args), blocking=False,
+                                                 wait_ms=0, cause=None)
+            line = {"statusCode": 0, "success": True, "activationId": outcome.activation_id,
+                    **line}
+        except PwskError as exc:
+            code = 3 if exc.status >= 500 else 1
+            line = {"statusCode": code, "success": False, "error": exc.message, **line}
+        except Exception as exc:  # one rule failing must not stop the others
+            logger.exception("rule activation failed", rule=rule_id)
+            line = {"statusCode": 3, "success": False, "error": repr(exc), **line}
+        return orjson.dumps(line).decode()
+
+    activation.logs = list(await asyncio.gather(*(one(r, v) for r, v in rules.items())))
+    await ctl.activator.record(activation)

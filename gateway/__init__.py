@@ -1,0 +1,1 @@
+"""The gateway: the edge in front of the controllers (web actions, realtime, dashboard)."""

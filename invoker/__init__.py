@@ -1,0 +1,1 @@
+"""The invoker: consumes activation messages, runs actions in a container pool, records them."""

@@ -1,0 +1,208 @@
+"""Containers as local processes: the real action proxies, without isolation.
+
+Used by ``pwsk standalone`` when no Docker engine is around, and by tests. Each "container"
+is a proxy process in its own session (so pause/destroy reach its children) with its own
+working directory, speaking the same HTTP contract on a loopback port. It enforces no memory
+limit and shares the invoker's user: fine on a developer's machine, not for untrusted code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from runtimes import command
+
+from .base import CollectedLogs, ContainerSpec, ContainerStartError, LogLine
+
+SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+# A proxy printing without newlines must not grow one line without end.
+MAX_LINE = 64 * 1024
+_counter = itertools.count()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class _Stream:
+    """One pipe's lines, and where the sentinels fell."""
+
+    def __init__(self) -> None:
+        self.lines: list[LogLine] = []
+        self.sentinels: list[int] = []  # indexes into lines
+        self.consumed = 0
+        self.closed = False
+        self.changed = asyncio.Event()
+
+    def pending_sentinel(self) -> int | None:
+        for idx in self.sentinels:
+            if idx >= self.consumed:
+                return idx
+        return None
+
+
+class ProcessContainer:
+    def __init__(self, spec: ContainerSpec, api_host: str) -> None:
+        self.spec = spec
+        self.id = f"{spec.name}_{next(_counter)}"
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._api_host = api_host
+        self._dir = Path(tempfile.mkdtemp(prefix="pwsk-action-"))
+        self._proc: asyncio.subprocess.Process | None = None
+        self._streams = {"stdout": _Stream(), "stderr": _Stream()}
+        self._readers: list[asyncio.Task[None]] = []
+        self._paused = False
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def start(self) -> None:
+        self.port = _free_port()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self._dir),
+            "LANG": "C.UTF-8",
+            "PWSK_ACTION_DIR": str(self._dir / "action"),
+            "PWSK_PROXY_HOST": self.host,
+            "__OW_API_HOST": self._api_host,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **self.spec.env,
+        }
+        self._proc = await asyncio.create_subprocess_exec(
+            *command(self.spec.family, self.port),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=str(self._dir),
+            env=env,
+            start_new_session=True,
+        )
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._readers = [
+            asyncio.create_task(self._read(self._proc.stdout, self._streams["stdout"])),
+            asyncio.create_task(self._read(self._proc.stderr, self._streams["stderr"])),
+        ]
+
+    async def _read(self, pipe: asyncio.StreamReader, stream: _Stream) -> None:
+        try:
+            while True:
+                try:
+                    raw = await pipe.readuntil(b"\n")
+                except asyncio.IncompleteReadError as exc:
+                    raw = exc.partial
+                    if not raw:
+                        break
+                except asyncio.LimitOverrunError as exc:
+                    raw = await pipe.read(exc.consumed)
+                text = raw.decode("utf-8", "replace").rstrip("\n")[:MAX_LINE]
+                if text == SENTINEL:
+                    stream.sentinels.append(len(stream.lines))
+                    stream.lines.append(LogLine(time.time_ns(), "", ""))
+                else:
+                    stream.lines.append(LogLine(time.time_ns(), "", text))
+                stream.changed.set()
+        finally:
+            stream.closed = True
+            stream.changed.set()
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if not self.alive:
+                raise ContainerStartError(f"proxy {self.id} exited during start-up")
+            try:
+                _, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise ContainerStartError(f"proxy {self.id} did not listen in time") from None
+                await asyncio.sleep(0.005)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+
+    def _signal(self, sig: int) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, sig)
+
+    async def suspend(self) -> None:
+        self._signal(signal.SIGSTOP)
+        self._paused = True
+
+    async def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+        self._paused = False
+
+    async def destroy(self) -> None:
+        if self._paused:
+            self._signal(signal.SIGCONT)
+        self._signal(signal.SIGKILL)
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                await self._proc.wait()
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        await asyncio.to_thread(shutil.rmtree, self._dir, True)
+
+    async def collect_logs(self, wait_s: float, sentinels: bool) -> CollectedLogs:
+        deadline = time.monotonic() + wait_s
+        out: list[LogLine] = []
+        complete = True
+        for name, stream in self._streams.items():
+            end = stream.pending_sentinel()
+            while sentinels and end is None and not stream.closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                stream.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stream.changed.wait(), remaining)
+                end = stream.pending_sentinel()
+            if end is None:
+                complete = complete and not sentinels
+                end = len(stream.lines)
+                nxt = end
+            else:
+                nxt = end + 1
+            out.extend(LogLine(line.time_ns, name, line.text)
+                       for line in stream.lines[stream.consumed:end])
+            stream.consumed = nxt
+            # Drop what was handed out so a long-lived container does not hoard memory.
+            if stream.consumed > 1024:
+                del stream.lines[:stream.consumed]
+                stream.sentinels = [i - stream.consumed for i in stream.sentinels
+                                    if i >= stream.consumed]
+                stream.consumed = 0
+        out.sort(key=lambda line: line.time_ns)
+        return CollectedLogs(out, complete)
+
+
+class ProcessFactory:
+    def __init__(self, api_host: str) -> None:
+        self.api_host = api_host
+
+    async def create(self, spec: ContainerSpec) -> ProcessContainer:
+        container = ProcessContainer(spec, self.api_host)
+        await container.start()
+        return container
+
+    async def cleanup(self) -> None:
+        return None

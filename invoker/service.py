@@ -1,0 +1,169 @@
+"""The invoker service: topic ``invoker{N}`` in, activation records and acks out.
+
+For each ``ActivationMessage``: fetch the action at the message's revision (cached), run it
+in the pool, send the ``result`` ack to a blocking caller as soon as the record is built,
+store the record, then send the ``completion`` ack that frees the controller's slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+
+from pwsk import log, tid
+from pwsk.activation import Activation, Response, Status
+from pwsk.bus import Bus, topics
+from pwsk.entities import Action
+from pwsk.errors import Messages
+from pwsk.messages import Ack, ActivationMessage, MessageError, PingMessage
+from pwsk.settings import Settings
+from pwsk.store import ACTIVATIONS, WHISKS, Store
+
+from .containers import ContainerFactory
+from .pool import ContainerPool
+from .runner import Job, _now_ms
+
+logger = log.get("pwsk.invoker")
+
+ACTION_CACHE_SIZE = 1024
+STORE_RETRIES = 5
+MAX_IN_FLIGHT = 10_000  # jobs taken off the topic but not finished (the pool queues them)
+
+
+class Invoker:
+    def __init__(self, settings: Settings, store: Store, bus: Bus,
+                 factory: ContainerFactory) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+        self.id = settings.invoker_id
+        self.pool = ContainerPool(factory, settings, name=f"invoker{self.id}")
+        self.factory = factory
+        self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._consumer: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.factory.cleanup()
+        await self.pool.start()
+        topic = topics.invoker(self.id)
+        self._subscription = self.bus.subscribe(topic, group=topic)
+        self._consumer = asyncio.create_task(self._consume())
+        self._pinger = asyncio.create_task(self._ping_loop())
+        logger.info("invoker started", instance=self.id)
+
+    async def stop(self, drain_s: float = 5.0) -> None:
+        for task in (self._consumer, self._pinger):
+            if task:
+                task.cancel()
+        with contextlib.suppress(Exception):
+            await self._subscription.close()
+        if self._tasks:
+            # Let running activations finish (and be recorded) for a moment, then cut.
+            _, pending = await asyncio.wait(self._tasks, timeout=drain_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.pool.stop()
+
+    async def _ping_loop(self) -> None:
+        ping = PingMessage(self.id, self.settings.user_memory_mb).to_bytes()
+        while True:
+            with contextlib.suppress(Exception):
+                await self.bus.publish(topics.HEALTH, ping)
+            await asyncio.sleep(1.0)
+
+    async def _consume(self) -> None:
+        async for raw in self._subscription:
+            try:
+                msg = ActivationMessage.from_bytes(raw)
+            except MessageError as exc:
+                logger.error("dropping undecodable activation message", error=str(exc))
+                continue
+            await self._slots.acquire()
+            task = asyncio.create_task(self._handle(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("activation handler crashed", error=repr(task.exception()))
+
+    async def _fetch(self, msg: ActivationMessage) -> Action | None:
+        doc_id = f"{msg.action_path}/{msg.action_name}"
+        cache_key = (doc_id, msg.revision)
+        action = self._actions.get(cache_key)
+        if action is not None:
+            self._actions.move_to_end(cache_key)
+            return action
+        doc = await self.store.get(WHISKS, doc_id)
+        if doc is None or doc.get("entityType") != "action":
+            return None
+        if msg.revision and doc.get("_rev") != msg.revision:
+            return None  # updated since the controller looked: the caller retries fresh
+        action = Action.from_doc(doc)
+        self._actions[cache_key] = action
+        if len(self._actions) > ACTION_CACHE_SIZE:
+            self._actions.popitem(last=False)
+        return action
+
+    async def _handle(self, msg: ActivationMessage) -> None:
+        tid.current.set(msg.transid)
+        try:
+            action = await self._fetch(msg)
+        except Exception as exc:
+            logger.error("action fetch failed", error=repr(exc))
+            activation = self._without_run(msg, Status.WHISK_ERROR,
+                                           "Failed to fetch the action.")
+        else:
+            if action is None:
+                activation = self._without_run(msg, Status.APPLICATION_ERROR,
+                                               Messages.ACTION_GONE)
+            else:
+                activation = await self.pool.run(Job(msg, action), msg.revision)
+        system_error = activation.response.status == Status.WHISK_ERROR
+        if msg.blocking:
+            await self._ack(msg, Ack(Ack.RESULT, msg.transid, msg.activation_id, self.id,
+                                     activation, system_error))
+        await self._record(activation, msg)
+        await self._ack(msg, Ack(Ack.COMPLETION, msg.transid, msg.activation_id, self.id,
+                                 None, system_error))
+
+    def _without_run(self, msg: ActivationMessage, status: Status, message: str) -> Activation:
+        now = _now_ms()
+        return Activation(
+            namespace=msg.user.namespace, name=msg.action_name, subject=msg.user.subject,
+            activation_id=msg.activation_id, start=now, end=now,
+            response=Response.error(status, message), version=msg.action_version,
+            annotations=[{"key": "path", "value": f"{msg.action_path}/{msg.action_name}"}],
+            cause=msg.cause,
+        )
+
+    async def _ack(self, msg: ActivationMessage, ack: Ack) -> None:
+        try:
+            await self.bus.publish(topics.completed(msg.controller), ack.to_bytes())
+        except Exception as exc:
+            logger.error("ack failed", activation=ack.activation_id, error=repr(exc))
+
+    async def _record(self, activation: Activation, msg: ActivationMessage) -> None:
+        if msg.user.limits.get("storeActivations") is False:
+            return
+        doc = activation.to_doc()
+        delay = 0.05
+        for attempt in range(STORE_RETRIES):
+            try:
+                await self.store.put(ACTIVATIONS, doc)
+                return
+            except Exception as exc:
+                if attempt == STORE_RETRIES - 1:
+                    logger.error("activation record lost", activation=activation.activation_id,
+                                 error=repr(exc))
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
+

@@ -1,0 +1,39 @@
+"""structlog set-up: one JSON or console line per event, with the transaction id in each."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+from . import tid
+
+
+def _add_tid(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    current = tid.current.get()
+    if current != "sid_unknown":
+        event.setdefault("tid", current)
+    return event
+
+
+def configure(level: str = "info", json: bool = False) -> None:
+    renderer: Any = (structlog.processors.JSONRenderer() if json
+                     else structlog.dev.ConsoleRenderer(colors=False))
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_tid,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get(name: str) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,49 @@
+"""Settings for every service, from ``PWSK_*`` environment variables (pydantic-settings).
+
+Engines are picked by URL-like values so one code base serves both deployments:
+``PWSK_STORE=sqlite:///var/lib/pwsk/pwsk.db`` or ``couchdb://…``, ``PWSK_BUS=memory://`` or
+``kafka://…``, ``PWSK_CONTAINERS=process|docker|auto``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PWSK_", extra="ignore")
+
+    store: str = "sqlite://:memory:"
+    bus: str = "memory://"
+    registry: str = "local://"
+    containers: str = "process"
+
+    controller_id: int = 0
+    invoker_id: int = 0
+    # What actions see as __OW_API_HOST; standalone sets it to its own address.
+    api_host: str = "http://127.0.0.1:3233"
+
+    # Container pool (spec 6.3): memory budget, idle pause and removal, stem cells.
+    user_memory_mb: int = Field(default=2048, ge=128)
+    pause_grace_s: float = Field(default=10.0, ge=0)
+    idle_timeout_s: float = Field(default=600.0, gt=0)
+    prewarm: str = "python:3.11=1,nodejs:20=1"
+    # How long log collection waits for the proxy's sentinels after a run returns.
+    log_sentinel_wait_s: float = Field(default=2.0, gt=0)
+    container_start_timeout_s: float = Field(default=30.0, gt=0)
+
+    max_blocking_wait_ms: int = Field(default=60_000, gt=0)
+    # Default throttles for namespaces without their own limits document (spec 6.4).
+    invocations_per_minute: int = 60
+    concurrent_invocations: int = 30
+    fires_per_minute: int = 60
+
+    def prewarm_counts(self) -> dict[str, int]:
+        """``"python:3.11=1,nodejs:20=2"`` → ``{"python:3.11": 1, "nodejs:20": 2}``."""
+        out: dict[str, int] = {}
+        for part in self.prewarm.split(","):
+            kind, _, count = part.strip().partition("=")
+            if kind:
+                out[kind] = int(count or 1)
+        return out

@@ -1,0 +1,83 @@
+"""``pwsk standalone``: gateway, controller and invoker in one process (spec §6.6).
+
+Embedded defaults: a SQLite file under the data directory (entities and activations survive
+restarts), the in-process bus, and containers as local processes. Port 3233, the ``guest``
+and ``whisk.system`` namespaces ready. Ctrl-C drains running activations, then stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+
+import uvicorn
+
+from controller.app import create_app
+from invoker.containers import open_factory
+from invoker.service import Invoker
+
+from . import log
+from .bus import open_bus
+from .settings import Settings
+from .store import open_store
+
+DEFAULT_PORT = 3233
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(os.environ.get("PWSK_DATA_DIR", str(Path(base) / "pwsk")))
+
+
+async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                data_dir: Path | None = None) -> None:
+    data_dir = data_dir or default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    api_host = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    settings = Settings(store=os.environ.get("PWSK_STORE", f"sqlite://{data_dir / 'pwsk.db'}"),
+                        api_host=os.environ.get("PWSK_API_HOST", api_host))
+    store = open_store(settings.store)
+    bus = open_bus(settings.bus)
+    await store.start()
+    await bus.start()
+    invoker = Invoker(settings, store, bus, open_factory(settings.containers, settings.api_host))
+    app = create_app(settings, store, bus, manage_engines=False)
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning",
+                            http="httptools", access_log=False, timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    try:
+        await invoker.start()
+        await server.serve()
+    finally:
+        await invoker.stop()
+        await bus.stop()
+        await store.stop()
+
+
+def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path | None = None) -> None:
+    """Serve until Ctrl-C (blocking)."""
+    log.configure(os.environ.get("PWSK_LOG_LEVEL", "info"))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but not essential
+        pass
+    print(f"pwsk standalone on http://{host}:{port} (data in {data_dir or default_data_dir()})",
+          flush=True)
+    asyncio.run(serve(host, port, data_dir))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pwsk standalone", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    run(args.host, args.port, args.data_dir)
+
+
+if __name__ == "__main__":
+    main()
