@@ -187,6 +187,14 @@ function exported(exports, main) {
     return named;
 }
 
+/** A stack trace without the proxy's own frames and Node's internals. */
+function userStack(stack) {
+    return String(stack)
+        .split('\n')
+        .filter((line) => !/^\s+at /.test(line) || !(line.includes(__filename) || /\(?node:/.test(line)))
+        .join('\n');
+}
+
 /** What a rejected promise becomes in {"error": ...}, like the npm package serialize-error. */
 function serializeError(value, seen = new Set()) {
     if (typeof value === 'function') {
@@ -208,7 +216,7 @@ function serializeError(value, seen = new Set()) {
     if (value instanceof Error) {
         for (const key of ['name', 'message', 'stack', 'code', 'cause']) {
             if (value[key] !== undefined && !(key in out)) {
-                out[key] = serializeError(value[key], seen);
+                out[key] = key === 'stack' ? userStack(value.stack) : serializeError(value[key], seen);
             }
         }
     }
@@ -252,8 +260,9 @@ class Runtime {
             if (error instanceof ProxyError) {
                 throw error;
             }
-            console.error('Error during initialization:', error);
-            throw initFailure(error && error.stack ? String(error.stack) : String(error));
+            const reason = error && error.stack ? userStack(error.stack) : String(error);
+            console.error('Error during initialization:', reason);
+            throw initFailure(reason);
         }
         if (typeof handler !== 'function') {
             throw initFailure(`Action entrypoint '${main}' is not a function.`);
@@ -272,9 +281,11 @@ class Runtime {
             throw initFailure('Name of main function is not valid.');
         }
         const filename = path.join(this.actionDir, 'index.js');
+        const params = ['exports', 'require', 'module', '__filename', '__dirname'];
+        vm.compileFunction(code, params, { filename }); // syntax errors point into the user's code
         const capture = '__pwsk_capture_main__';
         const source = `${code}\n;${capture}((() => { try { return ${main}; } catch (error) { if (error instanceof ReferenceError) return undefined; throw error; } })());\n`;
-        const wrapper = vm.compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname', capture], { filename });
+        const wrapper = vm.compileFunction(source, [...params, capture], { filename });
         const module = { id: '.', filename, path: this.actionDir, exports: {}, loaded: false, children: [] };
         let found;
         const localRequire = createRequire(filename);
@@ -329,7 +340,7 @@ class Runtime {
         try {
             result = this.main(args);
         } catch (error) {
-            console.error(error);
+            console.error(error && error.stack ? userStack(error.stack) : error);
             throw new ProxyError(502, `An error has occurred: ${error}`);
         }
         try {
