@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-HERE = str(Path(__file__).resolve().parent)
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-from proxy_harness import FAMILIES, Proxy, StartProxy  # noqa: E402
+from tests.runtimes.proxy_harness import FAMILIES, Proxy, StartProxy
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import io
 import os
 import socket
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -21,11 +20,7 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from runtimes import command  # noqa: E402
+from runtimes import command
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 FAMILIES = ("python", "nodejs", "blackbox")
@@ -55,8 +50,8 @@ function main(args) {
 #!/bin/sh
 echo out-line
 echo err-line >&2
-printf '{"args": %s, "env": {"FOO": "%s", "__OW_NAMESPACE": "%s", "__OW_ACTIVATION_ID": "%s"}}\\n' \\
-    "$1" "$FOO" "$__OW_NAMESPACE" "$__OW_ACTIVATION_ID"
+env='"FOO": "%s", "__OW_NAMESPACE": "%s", "__OW_ACTIVATION_ID": "%s"'
+printf "{\\"args\\": %s, \\"env\\": {$env}}\\n" "$1" "$FOO" "$__OW_NAMESPACE" "$__OW_ACTIVATION_ID"
 """,
 }
 

@@ -7,7 +7,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from proxy_harness import ECHO_ACTIONS, SENTINEL, Proxy
+
+from tests.runtimes.proxy_harness import ECHO_ACTIONS, SENTINEL, Proxy
 
 SHOW = ["FOO", "__OW_NAMESPACE", "__OW_ACTIVATION_ID"]
 
