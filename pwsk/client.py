@@ -247,8 +247,13 @@ class _Calls:
         return params
 
     def listing(
-        self, collection: str, namespace: str | None, limit: int | None, skip: int | None,
-        extra: Mapping[str, str] | None = None, suffix: str = "",
+        self,
+        collection: str,
+        namespace: str | None,
+        limit: int | None,
+        skip: int | None,
+        extra: Mapping[str, str] | None = None,
+        suffix: str = "",
     ) -> Call[list[Json]]:
         params = {**self.paging(limit, skip), **(extra or {})}
         return Call("GET", f"{self.ns(namespace)}/{collection}{suffix}", _list, params)
@@ -293,8 +298,14 @@ class _Calls:
 
     # activations
     def list_activations(
-        self, name: str | None, namespace: str | None, limit: int | None, skip: int | None,
-        since: int | None, upto: int | None, docs: bool,
+        self,
+        name: str | None,
+        namespace: str | None,
+        limit: int | None,
+        skip: int | None,
+        since: int | None,
+        upto: int | None,
+        docs: bool,
     ) -> Call[list[Json]]:
         extra: dict[str, str] = {}
         if name:
@@ -311,8 +322,12 @@ class _Calls:
         return f"{self.ns(namespace)}/activations/{quote_segment(activation_id)}{tail}"
 
     def count(
-        self, collection: str, namespace: str | None, name: str | None,
-        since: int | None, upto: int | None,
+        self,
+        collection: str,
+        namespace: str | None,
+        name: str | None,
+        since: int | None,
+        upto: int | None,
     ) -> Call[int]:
         params = {"count": "true"}
         if name:
@@ -369,7 +384,10 @@ class _Base:
             content = orjson.dumps(call.body)
             headers["Content-Type"] = "application/json"
         request = http.build_request(
-            call.method, self.base + call.path, params=dict(call.params), content=content,
+            call.method,
+            self.base + call.path,
+            params=dict(call.params),
+            content=content,
             headers=headers,
         )
         if self._verbose:
@@ -421,8 +439,12 @@ class Client(_Base):
     """Blocking client; use as a context manager or call ``close()``."""
 
     def __init__(
-        self, apihost: str, auth: str | None = None, *,
-        transport: httpx.BaseTransport | None = None, **options: Any,
+        self,
+        apihost: str,
+        auth: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(apihost, auth, **options)
         self._http = httpx.Client(
@@ -458,16 +480,25 @@ class Client(_Base):
         return self.send(Call("GET", self._calls.ns(namespace) + "/limits", _obj))
 
     def count(
-        self, collection: str, *, namespace: str | None = None, name: str | None = None,
-        since: int | None = None, upto: int | None = None,
+        self,
+        collection: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        since: int | None = None,
+        upto: int | None = None,
     ) -> int:
         """``?count=true`` on a collection: ``actions``, ``triggers``, ``activations``..."""
         return self.send(self._calls.count(collection, namespace, name, since, upto))
 
     # actions
     def list_actions(
-        self, package: str | None = None, *, namespace: str | None = None,
-        limit: int | None = None, skip: int | None = None,
+        self,
+        package: str | None = None,
+        *,
+        namespace: str | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
     ) -> list[Json]:
         return self.send(self._calls.list_actions(package, namespace, limit, skip))
 
@@ -481,8 +512,13 @@ class Client(_Base):
         return self.send(Call("DELETE", self._calls.entity("actions", name), _obj))
 
     def invoke(
-        self, name: str, params: Json | None = None, *, blocking: bool = False,
-        result: bool = False, timeout_ms: int | None = None,
+        self,
+        name: str,
+        params: Json | None = None,
+        *,
+        blocking: bool = False,
+        result: bool = False,
+        timeout_ms: int | None = None,
     ) -> Invocation:
         """Invoke an action; ``result`` implies ``blocking``; ``timeout_ms`` ≤ 60000."""
         return self.send(self._calls.invoke(name, params, blocking, result, timeout_ms))
@@ -545,9 +581,15 @@ class Client(_Base):
 
     # activations
     def list_activations(
-        self, name: str | None = None, *, namespace: str | None = None,
-        limit: int | None = None, skip: int | None = None, since: int | None = None,
-        upto: int | None = None, docs: bool = False,
+        self,
+        name: str | None = None,
+        *,
+        namespace: str | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
+        since: int | None = None,
+        upto: int | None = None,
+        docs: bool = False,
     ) -> list[Json]:
         """Newest first; ``name`` is ``action`` or ``pkg/action``; times are epoch ms."""
         call = self._calls.list_activations(name, namespace, limit, skip, since, upto, docs)
@@ -570,8 +612,12 @@ class AsyncClient(_Base):
     """The same API as ``Client`` over ``httpx.AsyncClient``; ``async with`` or ``aclose()``."""
 
     def __init__(
-        self, apihost: str, auth: str | None = None, *,
-        transport: httpx.AsyncBaseTransport | None = None, **options: Any,
+        self,
+        apihost: str,
+        auth: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(apihost, auth, **options)
         self._http = httpx.AsyncClient(
@@ -605,15 +651,24 @@ class AsyncClient(_Base):
         return await self.send(Call("GET", self._calls.ns(namespace) + "/limits", _obj))
 
     async def count(
-        self, collection: str, *, namespace: str | None = None, name: str | None = None,
-        since: int | None = None, upto: int | None = None,
+        self,
+        collection: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        since: int | None = None,
+        upto: int | None = None,
     ) -> int:
         return await self.send(self._calls.count(collection, namespace, name, since, upto))
 
     # actions
     async def list_actions(
-        self, package: str | None = None, *, namespace: str | None = None,
-        limit: int | None = None, skip: int | None = None,
+        self,
+        package: str | None = None,
+        *,
+        namespace: str | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
     ) -> list[Json]:
         return await self.send(self._calls.list_actions(package, namespace, limit, skip))
 
@@ -627,8 +682,13 @@ class AsyncClient(_Base):
         return await self.send(Call("DELETE", self._calls.entity("actions", name), _obj))
 
     async def invoke(
-        self, name: str, params: Json | None = None, *, blocking: bool = False,
-        result: bool = False, timeout_ms: int | None = None,
+        self,
+        name: str,
+        params: Json | None = None,
+        *,
+        blocking: bool = False,
+        result: bool = False,
+        timeout_ms: int | None = None,
     ) -> Invocation:
         return await self.send(self._calls.invoke(name, params, blocking, result, timeout_ms))
 
@@ -688,9 +748,15 @@ class AsyncClient(_Base):
 
     # activations
     async def list_activations(
-        self, name: str | None = None, *, namespace: str | None = None,
-        limit: int | None = None, skip: int | None = None, since: int | None = None,
-        upto: int | None = None, docs: bool = False,
+        self,
+        name: str | None = None,
+        *,
+        namespace: str | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
+        since: int | None = None,
+        upto: int | None = None,
+        docs: bool = False,
     ) -> list[Json]:
         call = self._calls.list_activations(name, namespace, limit, skip, since, upto, docs)
         return await self.send(call)
@@ -705,8 +771,6 @@ class AsyncClient(_Base):
         path = self._calls.activation(activation_id, namespace, "/logs")
         return await self.send(Call("GET", path, _logs))
 
-    async def activation_result(
-        self, activation_id: str, *, namespace: str | None = None
-    ) -> Json:
+    async def activation_result(self, activation_id: str, *, namespace: str | None = None) -> Json:
         path = self._calls.activation(activation_id, namespace, "/result")
         return await self.send(Call("GET", path, _obj))

@@ -90,6 +90,7 @@ class State:
     insecure: bool = False
     verbose: bool = False
     debug: bool = False
+    transport: Any = None  # an httpx transport, for tests that fake the server
     _props: Properties | None = field(default=None, repr=False)
     _client: Client | None = field(default=None, repr=False)
 
@@ -134,6 +135,7 @@ class State:
             insecure=self.insecure,
             verbose=hook,
             verbose_body_limit=None if self.debug else 1000,
+            transport=self.transport,
         )
         ctx = click.get_current_context(silent=True)
         if ctx is not None:
@@ -160,27 +162,49 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
 
 _GLOBALS: dict[str, Callable[[F], F]] = {
     "auth": click.option(
-        "-u", "--auth", metavar="KEY", expose_value=False, callback=_store("auth"),
+        "-u",
+        "--auth",
+        metavar="KEY",
+        expose_value=False,
+        callback=_store("auth"),
         help="Authorization KEY (uuid:key).",
     ),
     "apihost": click.option(
-        "--apihost", metavar="HOST", expose_value=False, callback=_store("apihost"),
+        "--apihost",
+        metavar="HOST",
+        expose_value=False,
+        callback=_store("apihost"),
         help="Whisk API HOST (a bare host means https).",
     ),
     "apiversion": click.option(
-        "--apiversion", metavar="VERSION", expose_value=False, callback=_store("apiversion"),
+        "--apiversion",
+        metavar="VERSION",
+        expose_value=False,
+        callback=_store("apiversion"),
         help="Whisk API VERSION (v1).",
     ),
     "insecure": click.option(
-        "-i", "--insecure", is_flag=True, expose_value=False, callback=_store("insecure"),
+        "-i",
+        "--insecure",
+        is_flag=True,
+        expose_value=False,
+        callback=_store("insecure"),
         help="Bypass certificate checking.",
     ),
     "verbose": click.option(
-        "-v", "--verbose", is_flag=True, expose_value=False, callback=_store("verbose"),
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_store("verbose"),
         help="Print HTTP requests and responses (bodies cut at 1000 bytes).",
     ),
     "debug": click.option(
-        "-d", "--debug", is_flag=True, expose_value=False, callback=_store("debug"),
+        "-d",
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        callback=_store("debug"),
         help="Like --verbose, with whole bodies.",
     ),
 }
@@ -198,6 +222,43 @@ def global_options(*, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
     return decorate
 
 
+def param_options(fn: F) -> F:
+    """``-p``/``-P``/``-a``/``-A``, as on every create/update command."""
+    fn = click.option(
+        "-A",
+        "--annotation-file",
+        "annotation_file",
+        metavar="FILE",
+        help="FILE containing annotation values in JSON format.",
+    )(fn)
+    fn = click.option(
+        "-a",
+        "--annotation",
+        "annotations",
+        nargs=2,
+        multiple=True,
+        metavar="KEY VALUE",
+        help="Annotation values in KEY VALUE format.",
+    )(fn)
+    fn = click.option(
+        "-P",
+        "--param-file",
+        "param_file",
+        metavar="FILE",
+        help="FILE containing parameter values in JSON format.",
+    )(fn)
+    fn = click.option(
+        "-p",
+        "--param",
+        "params",
+        nargs=2,
+        multiple=True,
+        metavar="KEY VALUE",
+        help="Parameter values in KEY VALUE format (VALUE is JSON if it parses).",
+    )(fn)
+    return fn
+
+
 # --- names and arguments -----------------------------------------------------------------
 
 
@@ -206,7 +267,9 @@ def qualify(name: str) -> FQN:
     try:
         return parse_fqn(name, state().props.namespace)
     except PwskError as exc:
-        raise CliError(f"'{name}' is not a valid qualified name: {exc.message}", usage=True) from None
+        raise CliError(
+            f"'{name}' is not a valid qualified name: {exc.message}", usage=True
+        ) from None
 
 
 def display(fqn: FQN) -> str:
@@ -270,3 +333,9 @@ def find_field(entity: dict[str, Any], field_name: str, known: tuple[str, ...]) 
 def flush_and_exit(code: int) -> None:
     sys.stdout.flush()
     click.get_current_context().exit(code)
+
+
+def echo_table(lines: list[str]) -> None:
+    """Print a table from ``output``: the first line (the header) in bold."""
+    for index, line in enumerate(lines):
+        click.echo(bold(line) if index == 0 else line)

@@ -8,6 +8,7 @@ when that variable is set (even to an empty or missing path, which means "no fil
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -79,10 +80,8 @@ def write_props(path: Path, props: Mapping[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     # The file holds an API key: keep it private where the platform allows.
-    try:
+    with contextlib.suppress(OSError):
         path.chmod(0o600)
-    except OSError:
-        pass
 
 
 def load_properties(env: Mapping[str, str] | None = None) -> Properties:

@@ -52,7 +52,9 @@ def _sort_key(collection: str, entity: Json) -> tuple[bool, str]:
     return False, (ns + name).lower()
 
 
-def entity_table(collection: str, entities: Sequence[Json], *, name_sort: bool = False) -> list[str]:
+def entity_table(
+    collection: str, entities: Sequence[Json], *, name_sort: bool = False
+) -> list[str]:
     """``actions`` / ``triggers`` / ``rules`` / ``packages`` table lines (header first)."""
     rows = sorted(entities, key=lambda e: _sort_key(collection, e)) if name_sort else entities
     lines = [collection]
@@ -120,8 +122,9 @@ def _local(ms: int) -> datetime:
 def activation_table(activations: Sequence[Json]) -> list[str]:
     """The ``activation list`` table; Kind and Status widths follow the longest value."""
     kinds = [str(annotation(a, "kind") or "unknown") for a in activations]
-    statuses = [STATUS_NAMES[c] if 0 < (c := status_code(a)) < 4 else "success"
-                for a in activations]
+    statuses = [
+        STATUS_NAMES[c] if 0 < (c := status_code(a)) < 4 else "success" for a in activations
+    ]
     kind_w = max([len("Kind"), *map(len, kinds)])
     status_w = max([len("success"), *map(len, statuses)])
     lines = [
@@ -136,8 +139,10 @@ def activation_table(activations: Sequence[Json]) -> list[str]:
         when = _local(start).strftime("%Y-%m-%d %H:%M:%S")
         temperature = "cold" if annotation(act, "initTime") is not None else "warm"
         entity = (
-            truncate_middle(str(act.get("namespace", "")), 20) + "/"
-            + truncate_middle(str(act.get("name", "")), 30) + ":"
+            truncate_middle(str(act.get("namespace", "")), 20)
+            + "/"
+            + truncate_middle(str(act.get("name", "")), 30)
+            + ":"
             + truncate_middle(str(act.get("version", "")), 20)
         )
         lines.append(

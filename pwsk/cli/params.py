@@ -132,8 +132,7 @@ def build_exec(
         exec_["kind"] = f"{EXTENSION_KINDS[ext]}:default"
     elif ext == ".zip":
         raise _invalid(
-            "creating an action from a .zip artifact requires specifying the action kind "
-            "explicitly"
+            "creating an action from a .zip artifact requires specifying the action kind explicitly"
         )
     else:
         raise _invalid(f"'{ext}' is not a supported action runtime")
