@@ -336,9 +336,10 @@ class Runtime {
             }
         }
 
+        const main = this.main; // called detached, so its stack frame reads "at main"
         let result;
         try {
-            result = this.main(args);
+            result = main(args);
         } catch (error) {
             console.error(error && error.stack ? userStack(error.stack) : error);
             throw new ProxyError(502, `An error has occurred: ${error}`);

@@ -63,17 +63,38 @@ def free_port() -> int:
         return port
 
 
-def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> str:
+class _Unseekable(io.RawIOBase):
+    """A write-only stream that makes zipfile write data descriptors, as streaming zippers do."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += bytes(b)
+        return len(b)
+
+
+def make_zip(
+    files: dict[str, str | bytes],
+    modes: dict[str, int] | None = None,
+    *,
+    compression: int = zipfile.ZIP_DEFLATED,
+    streamed: bool = False,
+) -> str:
     """A base64 zip of ``files``, with Unix permission bits from ``modes``."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    sink: Any = _Unseekable() if streamed else io.BytesIO()
+    with zipfile.ZipFile(sink, "w", compression) as archive:
         for name, content in files.items():
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.create_system = 3
             info.external_attr = ((modes or {}).get(name, 0o644) & 0xFFFF) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = compression
             archive.writestr(info, content)
-    return base64.b64encode(buffer.getvalue()).decode()
+    data = bytes(sink.data) if streamed else sink.getvalue()
+    return base64.b64encode(data).decode()
 
 
 class Proxy:
