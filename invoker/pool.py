@@ -95,9 +95,12 @@ class ContainerPool:
         self._closed = True
         if self._reaper:
             self._reaper.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Let container starts and removals finish (a cancelled one could leak a process).
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=15)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         for entry in self._waiters:
             entry[0].cancel()
         slots, self.slots = self.slots, []

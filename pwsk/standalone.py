@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -24,6 +27,14 @@ from .settings import Settings
 from .store import open_store
 
 DEFAULT_PORT = 3233
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: ``serve`` owns shutdown for all services."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def default_data_dir() -> Path:
@@ -46,7 +57,17 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     app = create_app(settings, store, bus, manage_engines=False)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning",
                             http="httptools", access_log=False, timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    server = _Server(config)
+
+    def on_signal() -> None:
+        # First Ctrl-C: graceful (drain, then stop); a second one: stop now.
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
     try:
         await invoker.start()
         await server.serve()

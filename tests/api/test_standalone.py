@@ -1,0 +1,32 @@
+"""Standalone lifecycle: data survives a restart, Ctrl-C shuts down cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.api.helpers import ECHO, NS, invoke, put_action, wait_activation
+from tests.servers import start_server
+
+
+def test_entities_and_activations_survive_restart(tmp_path: Path) -> None:
+    first = start_server(tmp_path)
+    try:
+        with first.client() as api:
+            put_action(api, "kept", ECHO)
+            api.put(f"{NS}/triggers/kept-t", json={})
+            api.put(f"{NS}/rules/kept-r", json={"trigger": "/_/kept-t", "action": "/_/kept"})
+            aid = invoke(api, "kept", {"v": 1}).json()["activationId"]
+            wait_activation(api, aid)
+    finally:
+        assert first.stop() == 0, first.log()
+    second = start_server(tmp_path)
+    try:
+        with second.client() as api:
+            assert api.get(f"{NS}/actions/kept").json()["exec"]["code"] == ECHO
+            assert api.get(f"{NS}/rules/kept-r").json()["status"] == "active"
+            rec = api.get(f"{NS}/activations/{aid}").json()
+            assert rec["response"]["result"] == {"v": 1}
+            assert invoke(api, "kept", {"v": 2}, result="true").json() == {"v": 2}
+    finally:
+        assert second.stop() == 0, second.log()
+    assert "Traceback" not in second.log()

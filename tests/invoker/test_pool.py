@@ -1,0 +1,161 @@
+"""The container pool with real proxy processes: reuse, stem cells, pause, eviction, FIFO."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from invoker.containers.process import ProcessFactory
+from invoker.pool import ContainerPool
+from invoker.runner import Job
+from pwsk.activation import Activation, Status
+from pwsk.entities import Action, Exec
+from pwsk.limits import ActionLimits
+from pwsk.messages import ActivationMessage, Identity
+from pwsk.settings import Settings
+
+USER = Identity("guest", "guest", "u", "k")
+SLOW = "import time\ndef main(a):\n    time.sleep(a.get('s', 0))\n    return {'pid': __import__('os').getpid()}\n"
+
+
+def job(name: str, code: str = SLOW, payload: dict[str, Any] | None = None,
+        namespace: str = "guest", memory: int = 256) -> Job:
+    action = Action("guest", name, exec=Exec("python:3.11", code=code),
+                    limits=ActionLimits(memory=memory, timeout=10_000))
+    msg = ActivationMessage(
+        transid="t" * 32, start=int(time.time() * 1000), action_path="guest", action_name=name,
+        action_version="0.0.1", revision="1-a", user=Identity(namespace, namespace, "u", "k"),
+        activation_id="a" * 32, controller=0, blocking=True, content=payload or {},
+    )
+    return Job(msg, action)
+
+
+def with_pool(test: Callable[[ContainerPool], Awaitable[None]], **settings: Any) -> None:
+    opts: dict[str, Any] = {"prewarm": "", "pause_grace_s": 60.0, "idle_timeout_s": 600.0,
+                            **settings}
+
+    async def main() -> None:
+        pool = ContainerPool(ProcessFactory("http://127.0.0.1:1"), Settings(**opts))
+        await pool.start()
+        try:
+            await test(pool)
+        finally:
+            await pool.stop()
+
+    asyncio.run(main())
+
+
+def init_time(act: Activation) -> Any:
+    return act.annotation("initTime")
+
+
+def test_warm_reuse_per_namespace_and_revision() -> None:
+    async def check(pool: ContainerPool) -> None:
+        first = await pool.run(job("a"), "1-a")
+        second = await pool.run(job("a"), "1-a")
+        assert init_time(first) is not None and init_time(second) is None
+        assert first.response.result == second.response.result  # same process
+        other_ns = await pool.run(job("a", namespace="other"), "1-a")
+        assert init_time(other_ns) is not None
+        assert other_ns.response.result != first.response.result
+        new_rev = await pool.run(job("a"), "2-b")
+        assert init_time(new_rev) is not None
+        assert len(pool.slots) == 3
+
+    with_pool(check)
+
+
+def test_prewarmed_stem_cell_is_used_and_replaced() -> None:
+    async def check(pool: ContainerPool) -> None:
+        await _until(lambda: pool.stats()["prewarm"] == 1)
+        stem = next(s for s in pool.slots if s.key is None)
+        act = await pool.run(job("p"), "1-a")
+        assert act.response.status == Status.SUCCESS
+        assert init_time(act) is not None  # a stem cell is not initialised yet
+        assert stem.key is not None  # the stem cell became the warm container
+        await _until(lambda: pool.stats()["prewarm"] == 1)  # and was replaced
+
+    with_pool(check, prewarm="python:3.11=1")
+
+
+def test_idle_containers_are_paused_then_removed() -> None:
+    async def check(pool: ContainerPool) -> None:
+        await pool.run(job("z"), "1-a")
+        slot = pool.slots[0]
+        assert slot.runner is not None
+        pid = slot.runner.container._proc.pid  # type: ignore[attr-defined]
+        await asyncio.sleep(0.3)
+        await pool.reap()
+        assert slot.paused
+        assert _proc_state(pid) == "T"  # stopped
+        act = await pool.run(job("z"), "1-a")  # resumes the paused container
+        assert act.response.status == Status.SUCCESS and init_time(act) is None
+        assert not slot.paused and _proc_state(pid) != "T"
+        await asyncio.sleep(1.1)
+        await pool.reap()
+        assert pool.slots == []
+
+    with_pool(check, pause_grace_s=0.2, idle_timeout_s=1.0)
+
+
+def test_lru_eviction_under_memory_budget() -> None:
+    async def check(pool: ContainerPool) -> None:
+        await pool.run(job("a"), "1-a")
+        await pool.run(job("b"), "1-a")
+        await pool.run(job("a"), "1-a")  # a is now the most recently used
+        act = await pool.run(job("c"), "1-a")
+        assert act.response.status == Status.SUCCESS
+        keys = sorted(s.key[1] for s in pool.slots if s.key)
+        assert keys == ["guest/a", "guest/c"]
+
+    with_pool(check, user_memory_mb=512)
+
+
+def test_fifo_buffer_when_full() -> None:
+    async def check(pool: ContainerPool) -> None:
+        slow = asyncio.create_task(pool.run(job("s", payload={"s": 0.6}), "1-a"))
+        await asyncio.sleep(0.1)
+        queued = asyncio.create_task(pool.run(job("q"), "1-a"))
+        await asyncio.sleep(0.1)
+        assert pool.stats()["queued"] == 1
+        first, second = await asyncio.gather(slow, queued)
+        assert first.response.status == Status.SUCCESS
+        assert second.response.status == Status.SUCCESS
+        assert second.start >= first.end
+        assert second.annotation("waitTime") >= 400
+
+    with_pool(check, user_memory_mb=256)
+
+
+def test_action_bigger_than_pool_fails_cleanly() -> None:
+    async def check(pool: ContainerPool) -> None:
+        act = await pool.run(job("big", memory=512), "1-a")
+        assert act.response.status == Status.WHISK_ERROR
+
+    with_pool(check, user_memory_mb=256)
+
+
+def test_developer_error_destroys_container() -> None:
+    async def check(pool: ContainerPool) -> None:
+        act = await pool.run(job("bad", code="def main(a):\n    return 1\n"), "1-a")
+        assert act.response.status == Status.DEVELOPER_ERROR
+        await asyncio.sleep(0)
+        assert pool.slots == []
+
+    with_pool(check)
+
+
+def _proc_state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+async def _until(cond: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
