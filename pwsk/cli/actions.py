@@ -21,6 +21,7 @@ from .common import (
     failing,
     find_field,
     global_options,
+    namespace_label,
     ok,
     param_options,
     print_json,
@@ -499,7 +500,7 @@ def list_(
             fqn = qualify(args[0])
             namespace, package = fqn.namespace, fqn.relative
     client = state().client()
-    shown = namespace or client.namespace
+    shown = namespace_label(namespace or client.namespace)
     with failing(f"Unable to obtain the list of actions for namespace '{shown}'", usage=True):
         actions = client.list_actions(package, namespace=namespace, limit=limit, skip=skip)
     if as_json:

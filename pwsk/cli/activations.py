@@ -15,6 +15,7 @@ from .common import (
     failing,
     find_field,
     global_options,
+    namespace_label,
     ok,
     print_json,
     qualify,
@@ -121,7 +122,8 @@ def list_(
         if not (args[0].startswith("/") and len(parts) == 1):
             name = qualify(args[0]).relative
     client = state().client()
-    with failing(f"Unable to obtain the list of activations for namespace '{client.namespace}'"):
+    label = namespace_label(client.namespace)
+    with failing(f"Unable to obtain the list of activations for namespace '{label}'"):
         records = client.list_activations(
             name, limit=limit, skip=skip, since=since, upto=upto, docs=full
         )

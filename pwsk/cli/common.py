@@ -277,6 +277,11 @@ def display(fqn: FQN) -> str:
     return f"/{fqn.namespace}/{fqn.relative}"
 
 
+def namespace_label(namespace: str) -> str:
+    """wsk calls your own namespace (``_``) "default" in messages."""
+    return "default" if namespace == "_" else namespace
+
+
 def namespace_only(arg: str | None) -> str | None:
     """The optional ``/NAMESPACE`` argument of ``trigger|rule|package list``."""
     if not arg:

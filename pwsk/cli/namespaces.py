@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from .common import check_args, echo_table, failing, global_options, print_json, state
+from .common import (
+    bold,
+    check_args,
+    echo_table,
+    failing,
+    global_options,
+    namespace_label,
+    print_json,
+    state,
+)
 from .output import entity_table
 
 
@@ -49,7 +58,8 @@ def get(args: tuple[str, ...], name_sort: bool, **_: Any) -> None:
     if args != ("/_",):
         check_args(args, 0, 0, "No arguments are required.")
     client = state().client()
-    what = f"Unable to obtain the list of entities for namespace '{client.namespace}'"
+    label = namespace_label(client.namespace)
+    what = f"Unable to obtain the list of entities for namespace '{label}'"
     with failing(what):
         packages = client.list_packages(limit=0)
         actions = client.list_actions(limit=0)
@@ -60,7 +70,7 @@ def get(args: tuple[str, ...], name_sort: bool, **_: Any) -> None:
             with failing(f"Unable to get status of rule '{rule.get('name')}'"):
                 fqn = f"/{rule.get('namespace')}/{rule.get('name')}"
                 rule["status"] = client.get_rule(fqn).get("status", "")
-    click.echo(f"Entities in namespace: {click.style(client.namespace, bold=True)}")
+    click.echo(f"Entities in namespace: {bold(label)}")
     for collection, entities in (
         ("packages", packages),
         ("actions", actions),

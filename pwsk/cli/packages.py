@@ -16,6 +16,7 @@ from .common import (
     failing,
     find_field,
     global_options,
+    namespace_label,
     namespace_only,
     ok,
     param_options,
@@ -232,7 +233,7 @@ def list_(
     check_args(args, 0, 1, "An optional namespace is the only valid argument.")
     namespace = namespace_only(args[0] if args else None)
     client = state().client()
-    shown = namespace or client.namespace
+    shown = namespace_label(namespace or client.namespace)
     with failing(f"Unable to obtain the list of packages for namespace '{shown}'"):
         packages = client.list_packages(namespace=namespace, limit=limit, skip=skip)
     if as_json:

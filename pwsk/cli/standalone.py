@@ -40,6 +40,10 @@ def standalone(host: str, port: int, data_dir: Path | None, no_demo: bool) -> No
     extra: dict[str, Any] = {}
     if "demo" in inspect.signature(run).parameters:
         extra["demo"] = not no_demo
-    click.echo(f"pwsk standalone on http://{host}:{port} (guest key: {GUEST_AUTH})", err=True)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(
+        f"To use it: pwsk property set --apihost http://{shown}:{port} --auth {GUEST_AUTH}",
+        err=True,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         run(host=host, port=port, data_dir=data_dir, **extra)
