@@ -50,7 +50,9 @@ class Messages:
         "Timeout reached when retrieving activation {id} for sequence component."
     )
     RULE_NEEDS_TRIGGER = "Only rules with existing triggers can be activated"
-    TOO_MANY_PER_MINUTE = "Too many requests in the last minute (count: {count}, allowed: {allowed})."
+    TOO_MANY_PER_MINUTE = (
+        "Too many requests in the last minute (count: {count}, allowed: {allowed})."
+    )
     TOO_MANY_CONCURRENT = (
         "Too many concurrent requests in flight (count: {count}, allowed: {allowed})."
     )
@@ -67,7 +69,9 @@ class Messages:
         "bytes. The truncated response was: {truncated}"
     )
     ACTION_GONE = "Action could not be found or may have been deleted."
-    LOGS_TRUNCATED = "Logs were truncated because the total bytes size exceeds the limit of {n} bytes."
+    LOGS_TRUNCATED = (
+        "Logs were truncated because the total bytes size exceeds the limit of {n} bytes."
+    )
     DEV_ERROR_LOG = "The action did not initialize or run as expected. Log data might be missing."
 
 

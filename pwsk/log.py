@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -11,7 +12,7 @@ import structlog
 from . import tid
 
 
-def _add_tid(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _add_tid(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     current = tid.current.get()
     if current != "sid_unknown":
         event.setdefault("tid", current)

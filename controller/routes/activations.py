@@ -43,8 +43,7 @@ async def list_activations(ns: str, request: Request, caller: Caller, ctl: Ctl) 
                          "combined.")
     name = q.get("name") or None
     if name is not None:
-        fqn = parse_fqn(name)
-        name = fqn.relative if not name.startswith("/") else fqn.relative
+        name = parse_fqn(name).relative
     since = int_param(q.get("since"), "since", -1, 0)
     upto = int_param(q.get("upto"), "upto", -1, 0)
     query = ActivationQuery(ns, name, since if since >= 0 else None,

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from pwsk import log, tid
-from pwsk.activation import Activation, Response as ActResponse
+from pwsk.activation import Activation
+from pwsk.activation import Response as ActResponse
 from pwsk.entities import Trigger, params_dict
 from pwsk.errors import Conflict, Messages, PayloadTooLarge, PwskError
 from pwsk.limits import MAX_PARAMETERS_SIZE, MAX_PAYLOAD_SIZE

@@ -154,7 +154,8 @@ class SqliteStore:
         return await self._call(self._count, where, args)  # type: ignore[no-any-return]
 
     def _activation_where(self, q: ActivationQuery) -> tuple[str, tuple[Any, ...]]:
-        clauses, args = ["db='activations'", "root=?"], [q.namespace]
+        clauses: list[str] = ["db='activations'", "root=?"]
+        args: list[Any] = [q.namespace]
         if q.name is not None:
             clauses.append("name=?")
             args.append(q.name)

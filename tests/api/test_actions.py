@@ -64,7 +64,8 @@ def test_list_newest_first_with_limit_skip_count(api: httpx.Client, name: str) -
 
 
 @pytest.mark.parametrize("body,fragment", [
-    ({"exec": {"kind": "cobol:1", "code": "x"}}, "The specified runtime 'cobol:1' is not supported"),
+    ({"exec": {"kind": "cobol:1", "code": "x"}},
+     "The specified runtime 'cobol:1' is not supported"),
     ({"exec": {"kind": "python:3.11"}}, "exec.code is required"),
     ({"exec": "nope"}, "exec must be an object"),
     ({}, "exec is required"),

@@ -10,7 +10,8 @@ from tests.api.helpers import NS, invoke, put_action, wait_activation
 
 
 def test_list_get_logs_result(api: httpx.Client, name: str) -> None:
-    put_action(api, name, "def main(a):\n    print('line', a.get('i'))\n    return {'i': a.get('i')}\n")
+    put_action(api, name,
+               "def main(a):\n    print('line', a.get('i'))\n    return {'i': a.get('i')}\n")
     before = int(time.time() * 1000) - 1
     ids = [invoke(api, name, {"i": i}).json()["activationId"] for i in range(3)]
     for aid in ids:

@@ -18,7 +18,8 @@ from pwsk.messages import ActivationMessage, Identity
 from pwsk.settings import Settings
 
 USER = Identity("guest", "guest", "u", "k")
-SLOW = "import time\ndef main(a):\n    time.sleep(a.get('s', 0))\n    return {'pid': __import__('os').getpid()}\n"
+SLOW = ("import os, time\ndef main(a):\n    time.sleep(a.get('s', 0))\n"
+        "    return {'pid': os.getpid()}\n")
 
 
 def job(name: str, code: str = SLOW, payload: dict[str, Any] | None = None,
@@ -153,8 +154,8 @@ def _proc_state(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
-async def _until(cond: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
+async def _until(cond: Callable[[], bool], limit_s: float = 10) -> None:
+    deadline = time.monotonic() + limit_s
     while not cond():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
