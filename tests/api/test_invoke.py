@@ -248,3 +248,35 @@ def test_custom_image_without_docker_is_clear_error(api: httpx.Client, name: str
     rec = invoke(api, name)
     assert rec.status_code == 502
     assert "Docker backend" in rec.json()["response"]["result"]["error"]
+
+
+def test_logs_over_limit_are_truncated(api: httpx.Client, name: str) -> None:
+    code = "def main(a):\n    for i in range(1200):\n        print('x' * 1000)\n    return {}\n"
+    put_action(api, name, code, limits={"logs": 1})
+    logs = invoke(api, name).json()["logs"]
+    assert logs[-1].endswith(
+        "stderr: Logs were truncated because the total bytes size exceeds the limit of "
+        "1048576 bytes.")
+    assert 1000 <= len(logs) < 1200
+
+
+def test_base64_that_is_not_a_zip_fails_init(api: httpx.Client, name: str) -> None:
+    put_action(api, name, "aGVsbG8gd29ybGQh")  # "hello world!" in base64
+    r = invoke(api, name)
+    assert r.status_code == 502
+    assert r.json()["response"]["status"] == "action developer error"
+
+
+def test_non_base64_code_is_source_text(api: httpx.Client, name: str) -> None:
+    body = put_action(api, name, "ab=c")
+    assert body["exec"]["binary"] is False
+
+
+def test_native_zip_without_exec_fails_init(api: httpx.Client, name: str) -> None:
+    code = zip_b64({"other": "#!/bin/sh\necho '{}'\n"})
+    api.put(f"{NS}/actions/{name}", json={"exec": {
+        "kind": "blackbox", "image": "openwhisk/dockerskeleton", "code": code}})
+    r = invoke(api, name)
+    assert r.status_code == 502
+    assert r.json()["response"]["result"] == {
+        "error": "The action failed to generate or locate a binary. See logs for details."}
