@@ -158,8 +158,11 @@ class Runtime:
         out = process.stdout
         cut = out.rfind(b"\n", 0, len(out) - 1)
         logs, last = (out[: cut + 1], out[cut + 1 :]) if cut != -1 else (b"", out)
+        errors = process.stderr
+        if errors and not errors.endswith(b"\n"):
+            errors += b"\n"  # the sentinel must start a line of its own
         _write(sys.stdout, logs)
-        _write(sys.stderr, process.stderr)
+        _write(sys.stderr, errors)
         try:
             result = json.loads(last)
         except (UnicodeDecodeError, json.JSONDecodeError):

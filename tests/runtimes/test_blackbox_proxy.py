@@ -69,7 +69,7 @@ def test_large_arguments_go_through_stdin_only(blackbox: Proxy) -> None:
 
 
 def test_earlier_stdout_lines_and_stderr_are_logs(blackbox: Proxy) -> None:
-    code = "#!/bin/sh\necho one\necho two\necho oops >&2\nprintf '{\"last\": true}'\n"
+    code = "#!/bin/sh\necho one\necho two\nprintf oops >&2\nprintf '{\"last\": true}'\n"
     initialised(blackbox, code)
     assert blackbox.run({}).json() == {"last": True}
     assert blackbox.activations("stdout")[-1] == "one\ntwo\n"

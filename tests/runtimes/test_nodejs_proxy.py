@@ -288,3 +288,10 @@ def test_arguments_that_are_not_an_object_are_a_403(node: Proxy) -> None:
     assert response.json() == {
         "error": "Internal system error: the argument must be a dictionary but has type 'string'."
     }
+
+
+def test_a_forgotten_rejected_promise_does_not_end_the_proxy(node: Proxy) -> None:
+    initialised(node, "function main() { Promise.reject(new Error('forgotten')); return {}; }")
+    assert node.run({}).status_code == 200
+    assert node.run({}).status_code == 200
+    assert "Unhandled promise rejection: Error: forgotten" in node.stderr()
