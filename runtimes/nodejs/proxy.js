@@ -366,8 +366,24 @@ class Runtime {
 
 // --- serial execution and log sentinels --------------------------------------------------
 
+/** Remember whether the last thing written to `stream` ended a line. */
+const lineStarts = new Map();
+function trackLineStarts(stream) {
+    const write = stream.write;
+    lineStarts.set(stream, true);
+    stream.write = function (chunk, ...rest) {
+        if (chunk && chunk.length) {
+            const last = typeof chunk === 'string' ? chunk.charCodeAt(chunk.length - 1) : chunk[chunk.length - 1];
+            lineStarts.set(stream, last === 10);
+        }
+        return write.call(this, chunk, ...rest);
+    };
+}
+
+/** Write `line` on a line of its own (the invoker matches whole lines); resolve once written. */
 function writeLine(stream, line) {
-    return new Promise((resolve) => stream.write(`${line}\n`, () => resolve()));
+    const text = lineStarts.get(stream) === false ? `\n${line}\n` : `${line}\n`;
+    return new Promise((resolve) => stream.write(text, () => resolve()));
 }
 
 let tail = Promise.resolve();
@@ -477,6 +493,8 @@ function main() {
     const actionDir = path.resolve(process.env.PWSK_ACTION_DIR || '/action');
     fs.mkdirSync(actionDir, { recursive: true });
     process.chdir(actionDir);
+    trackLineStarts(process.stdout);
+    trackLineStarts(process.stderr);
     // A forgotten promise must not take a warm container down; log it as the action's error.
     process.on('unhandledRejection', (reason) => console.error('Unhandled promise rejection:', reason));
 

@@ -257,11 +257,44 @@ class Executor:
             job.done.set()
 
 
+class _Stdio(io.TextIOWrapper):
+    """A standard stream that remembers whether the last text written to it ended a line."""
+
+    at_line_start = True
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if text:
+            self.at_line_start = text.endswith("\n")
+        return written
+
+
+_STDIO: list[_Stdio] = []
+
+
+def _install_stdio() -> None:
+    """Replace sys.stdout and sys.stderr with UTF-8 streams that track line starts."""
+    for name in ("stdout", "stderr"):
+        old = getattr(sys, name)
+        old.flush()
+        stream = _Stdio(
+            old.buffer,
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=old.line_buffering,
+            write_through=old.write_through,
+        )
+        setattr(sys, name, stream)
+        _STDIO.append(stream)
+
+
 def _write_sentinels() -> None:
-    for stream in (sys.stdout, sys.stderr):
+    # The action may have swapped sys.stdout; the sentinels go to the real streams, after
+    # whatever is pending, on a line of their own (the invoker matches whole lines).
+    for stream in (sys.stdout, sys.stderr, *_STDIO):
         stream.flush()
-    for stream in (sys.stdout, sys.stderr):
-        stream.write(SENTINEL + "\n")
+    for stream in _STDIO:
+        stream.write(SENTINEL + "\n" if stream.at_line_start else "\n" + SENTINEL + "\n")
         stream.flush()
 
 
@@ -386,9 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     # The proxy's own directory must not shadow the action's modules.
     if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
         del sys.path[0]
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+    _install_stdio()
 
     runtime = Runtime(action_dir)
     executor = Executor()

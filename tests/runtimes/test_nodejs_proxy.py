@@ -295,3 +295,15 @@ def test_a_forgotten_rejected_promise_does_not_end_the_proxy(node: Proxy) -> Non
     assert node.run({}).status_code == 200
     assert node.run({}).status_code == 200
     assert "Unhandled promise rejection: Error: forgotten" in node.stderr()
+
+
+def test_the_sentinel_starts_a_new_line_after_unterminated_output(node: Proxy) -> None:
+    code = """function main() {
+    process.stdout.write('partial');
+    process.stderr.write(Buffer.from('b'));
+    return {};
+}"""
+    initialised(node, code)
+    node.run({})
+    assert node.activations("stdout")[-1] == "partial\n"
+    assert node.activations("stderr")[-1] == "b\n"

@@ -258,3 +258,24 @@ def test_arguments_that_are_not_a_dict_or_list_are_a_404(python: Proxy, value: A
     assert response.json() == {
         "error": "The action did not receive a dictionary or array as an argument."
     }
+
+
+def test_the_sentinel_starts_a_new_line_after_unterminated_output(python: Proxy) -> None:
+    code = (
+        "import sys\n"
+        "def main(args):\n"
+        "    print('partial', end='')\n"
+        "    sys.stderr.write('no newline')\n"
+        "    return {}\n"
+    )
+    initialised(python, code)
+    python.run({})
+    assert python.activations("stdout")[-1] == "partial\n"
+    assert python.activations("stderr")[-1] == "no newline\n"
+
+
+def test_sentinels_reach_the_real_stdout_when_the_action_swaps_it(python: Proxy) -> None:
+    code = "import io, sys\ndef main(args):\n    sys.stdout = io.StringIO()\n    return {}\n"
+    initialised(python, code)
+    python.run({})
+    assert python.activations("stdout") == ["", ""]
