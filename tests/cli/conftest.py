@@ -21,7 +21,10 @@ from click.testing import CliRunner, Result
 from pwsk.cli.common import State
 from pwsk.cli.main import cli
 
-GUEST = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+GUEST = (
+    "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:"
+    "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+)
 FAKE_HOST = "http://whisk.test:3233"
 TID = "a" * 32
 

@@ -1,0 +1,289 @@
+"""The CLI end to end against a real ``pwsk standalone`` (the session ``server`` fixture)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from tests.cli.conftest import Run
+from tests.servers import ROOT, Server
+
+ID = re.compile(r"[0-9a-f]{32}")
+HELLO = (
+    "def main(args):\n"
+    "    name = args.get('name', 'stranger')\n"
+    "    print('greeting', name)\n"
+    "    return {'greeting': f'Hello {name}'}\n"
+)
+UPPER = "def main(args):\n    return {'greeting': args['greeting'].upper()}\n"
+FAIL = "def main(args):\n    raise ValueError('no way')\n"
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def wsk(server: Server, home: Path) -> Cli:
+    """``wsk(...)`` runs the CLI in-process against the server, asserting nothing."""
+    return Run(None, ["--apihost", server.url, "-u", server.auth])
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Callable[[str, str], str]:
+    def write(filename: str, code: str) -> str:
+        path = tmp_path / filename
+        path.write_text(code)
+        return str(path)
+
+    return write
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def activation_ids(wsk: Cli, action: str, at_least: int = 1, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        ids = ID.findall(ok(wsk("activation", "list", action)))
+        if len(ids) >= at_least or time.monotonic() > deadline:
+            return ids
+        time.sleep(0.2)
+
+
+def test_action_lifecycle(wsk: Cli, name: str, source: Callable[[str, str], str]) -> None:
+    code = source("hello.py", HELLO)
+    assert ok(wsk("action", "create", name, code)) == f"ok: created action {name}\n"
+    result = wsk("action", "create", name, code)
+    assert result.exit_code == 153
+    assert re.fullmatch(
+        rf"error: Unable to create action '{name}': resource already exists \(code \w+\)\n"
+        rf"Run 'pwsk action create --help' for usage.\n",
+        result.stderr,
+    )
+    assert json.loads(ok(wsk("action", "invoke", name, "-r", "-p", "name", "Ada"))) == {
+        "greeting": "Hello Ada"
+    }
+    assert ok(wsk("action", "update", name, "-p", "name", "Bob", "-m", "128")) == (
+        f"ok: updated action {name}\n"
+    )
+    blocking = ok(wsk("action", "invoke", name, "--blocking"))
+    header, body = blocking.split("\n", 1)
+    assert re.fullmatch(rf"ok: invoked /_/{name} with id [0-9a-f]{{32}}", header)
+    record = json.loads(body)
+    assert record["response"]["result"] == {"greeting": "Hello Bob"}
+    assert record["activationId"] == header.rsplit(" ", 1)[1]
+
+    got = ok(wsk("action", "get", name))
+    assert got.startswith(f"ok: got action {name}\n")
+    action = json.loads(got.split("\n", 1)[1])
+    assert action["limits"]["memory"] == 128
+    assert action["parameters"] == [{"key": "name", "value": "Bob"}]
+    assert json.loads(ok(wsk("action", "get", name, "limits", "--json")))["memory"] == 128
+    assert f"/guest/{name} " in ok(wsk("action", "list", "-l", "200"))
+
+    assert ok(wsk("action", "delete", name)) == f"ok: deleted action {name}\n"
+    gone = wsk("action", "get", name)
+    assert gone.exit_code == 148
+    assert gone.stderr.startswith(
+        f"error: Unable to get action '{name}': The requested resource does not exist. (code "
+    )
+
+
+def test_non_blocking_invoke_then_activation_commands(
+    wsk: Cli, name: str, source: Callable[[str, str], str]
+) -> None:
+    ok(wsk("action", "create", name, source("hello.py", HELLO)))
+    out = ok(wsk("action", "invoke", name, "-p", "name", "Eve"))
+    match = re.fullmatch(rf"ok: invoked /_/{name} with id ([0-9a-f]{{32}})\n", out)
+    assert match
+    activation_id = match.group(1)
+    assert activation_id in activation_ids(wsk, name)
+
+    got = ok(wsk("activation", "get", activation_id))
+    assert got.startswith(f"ok: got activation {activation_id}\n")
+    assert json.loads(got.split("\n", 1)[1])["response"]["result"] == {"greeting": "Hello Eve"}
+    assert json.loads(ok(wsk("activation", "result", activation_id))) == {"greeting": "Hello Eve"}
+    logs = ok(wsk("activation", "logs", activation_id))
+    assert re.fullmatch(r"\S+Z\s+stdout: greeting Eve\n", logs)
+    assert ok(wsk("activation", "logs", activation_id, "--strip")) == "greeting Eve\n"
+    assert ok(wsk("activation", "get", activation_id, "-s")).startswith(
+        f"activation result for '/guest/{name}' (success at "
+    )
+    table = ok(wsk("activation", "list", name)).splitlines()
+    assert table[0].split() == [
+        "Datetime",
+        "Activation",
+        "ID",
+        "Kind",
+        "Start",
+        "Duration",
+        "Status",
+        "Entity",
+    ]
+    row = next(line for line in table if activation_id in line)
+    assert "python:" in row and " success " in row and f"guest/{name}:0.0.1" in row
+    assert row.split()[4] in ("cold", "warm")
+
+    last = ok(wsk("activation", "get", "--last"))
+    assert re.match(r"ok: got activation [0-9a-f]{32}\n\{", last)
+    assert ok(wsk("activation", "result", "--last")).startswith("{")
+
+
+def test_application_error_exit_code(
+    wsk: Cli, name: str, source: Callable[[str, str], str]
+) -> None:
+    ok(wsk("action", "create", name, source("fail.py", FAIL)))
+    result = wsk("action", "invoke", name, "-b")
+    assert result.exit_code == 246  # 502 - 256, like wsk
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"ok: invoked /_/{name} with id ")
+    record = json.loads(result.stderr.split("\n", 1)[1])
+    assert record["response"]["status"] == "application error"
+    assert "no way" in record["response"]["result"]["error"]
+    result = wsk("action", "invoke", name, "-r")
+    assert result.exit_code == 246
+    assert "no way" in json.loads(result.stderr)["error"]
+
+
+def test_invoke_missing_action(wsk: Cli, name: str) -> None:
+    result = wsk("action", "invoke", name)
+    assert result.exit_code == 148
+    assert result.stderr.startswith(f"error: Unable to invoke action '{name}': ")
+
+
+def test_zip_action_needs_kind(wsk: Cli, name: str, tmp_path: Path) -> None:
+    archive = tmp_path / "app.zip"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("__main__.py", "def main(args):\n    return {'zipped': args.get('n', 0)}\n")
+    archive.write_bytes(buffer.getvalue())
+    result = wsk("action", "create", name, str(archive))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: Invalid argument(s). creating an action from a .zip artifact requires "
+        "specifying the action kind explicitly\n"
+    )
+    ok(wsk("action", "create", name, str(archive), "--kind", "python:default"))
+    assert json.loads(ok(wsk("action", "invoke", name, "-r", "-p", "n", "7"))) == {"zipped": 7}
+    exec_ = json.loads(ok(wsk("action", "get", name, "exec", "--json")))
+    assert exec_["binary"] is True
+
+
+def test_sequence(wsk: Cli, name: str, source: Callable[[str, str], str]) -> None:
+    ok(wsk("action", "create", f"{name}-hello", source("hello.py", HELLO)))
+    ok(wsk("action", "create", f"{name}-upper", source("upper.py", UPPER)))
+    ok(wsk("action", "create", name, "--sequence", f"{name}-hello,{name}-upper"))
+    assert json.loads(ok(wsk("action", "invoke", name, "-r", "-p", "name", "Zed"))) == {
+        "greeting": "HELLO ZED"
+    }
+    exec_ = json.loads(ok(wsk("action", "get", name, "exec", "--json")))
+    assert exec_["kind"] == "sequence"
+    assert exec_["components"] == [f"/guest/{name}-hello", f"/guest/{name}-upper"]
+
+
+def test_names_with_spaces_and_symbols(
+    wsk: Cli, name: str, source: Callable[[str, str], str]
+) -> None:
+    odd = f"{name} a&b@c"
+    ok(wsk("action", "create", odd, source("hello.py", HELLO)))
+    assert json.loads(ok(wsk("action", "invoke", odd, "-r"))) == {"greeting": "Hello stranger"}
+    assert ok(wsk("action", "delete", odd)) == f"ok: deleted action {odd}\n"
+
+
+def test_triggers_and_rules(wsk: Cli, name: str, source: Callable[[str, str], str]) -> None:
+    action, trigger, rule = f"{name}-a", f"{name}-t", f"{name}-r"
+    ok(wsk("action", "create", action, source("hello.py", HELLO)))
+    assert ok(wsk("trigger", "create", trigger, "-p", "name", "Trig")) == (
+        f"ok: created trigger {trigger}\n"
+    )
+    # No rule yet: the server answers 204 and wsk prints an empty id.
+    assert ok(wsk("trigger", "fire", trigger)) == f"ok: triggered /_/{trigger} with id \n"
+    assert ok(wsk("rule", "create", rule, trigger, action)) == f"ok: created rule {rule}\n"
+    assert ok(wsk("rule", "status", rule)) == f"ok: rule {rule} is active\n"
+    fired = ok(wsk("trigger", "fire", trigger, "-p", "extra", "1"))
+    match = re.fullmatch(rf"ok: triggered /_/{trigger} with id ([0-9a-f]{{32}})\n", fired)
+    assert match
+    assert match.group(1) in activation_ids(wsk, trigger)
+    ran = activation_ids(wsk, action)
+    assert ran
+    result = json.loads(ok(wsk("activation", "result", ran[0])))
+    assert result == {"greeting": "Hello Trig"}
+
+    rules = ok(wsk("rule", "list", "-l", "200"))
+    assert re.search(rf"/guest/{rule} +private +active\n", rules)
+    assert ok(wsk("rule", "disable", rule)) == f"ok: disabled rule {rule}\n"
+    assert ok(wsk("rule", "status", rule)) == f"ok: rule {rule} is inactive\n"
+    assert ok(wsk("trigger", "fire", trigger)) == f"ok: triggered /_/{trigger} with id \n"
+    assert ok(wsk("rule", "enable", rule)) == f"ok: enabled rule {rule}\n"
+    got = json.loads(ok(wsk("trigger", "get", trigger, "--json")))
+    assert got["rules"][f"guest/{rule}"]["status"] == "active"
+    assert f"/guest/{trigger} " in ok(wsk("trigger", "list", "-l", "200"))
+    assert ok(wsk("rule", "delete", rule, "--disable")) == f"ok: deleted rule {rule}\n"
+    assert ok(wsk("trigger", "delete", trigger)) == f"ok: deleted trigger {trigger}\n"
+    assert wsk("trigger", "get", trigger).exit_code == 148
+
+
+def test_packages_and_bindings(wsk: Cli, name: str, source: Callable[[str, str], str]) -> None:
+    ok(wsk("package", "create", name, "-p", "name", "Pkg"))
+    ok(wsk("action", "create", f"{name}/greet", source("hello.py", HELLO)))
+    assert json.loads(ok(wsk("action", "invoke", f"{name}/greet", "-r"))) == {
+        "greeting": "Hello Pkg"
+    }
+    assert ok(wsk("package", "bind", name, f"{name}-b", "-p", "name", "Bound")) == (
+        f"ok: created binding {name}-b\n"
+    )
+    assert json.loads(ok(wsk("action", "invoke", f"{name}-b/greet", "-r"))) == {
+        "greeting": "Hello Bound"
+    }
+    assert f"/guest/{name}/greet " in ok(wsk("action", "list", name))
+    summary = ok(wsk("package", "get", name, "-s"))
+    assert summary.startswith(f"package /guest/{name}: Returns a result based on parameter name")
+    assert f" action /guest/{name}/greet" in summary
+    busy = wsk("package", "delete", name)
+    assert busy.exit_code == 153
+    assert "Package not empty" in busy.stderr
+    ok(wsk("package", "delete", f"{name}-b"))
+    ok(wsk("action", "delete", f"{name}/greet"))
+    assert ok(wsk("package", "delete", name)) == f"ok: deleted package {name}\n"
+
+
+def test_namespace_and_property(wsk: Cli, server: Server) -> None:
+    assert ok(wsk("namespace", "list")) == "namespaces\nguest\n"
+    everything = ok(wsk("list"))
+    assert everything.startswith("Entities in namespace: default\npackages\n")
+    props = ok(wsk("property", "get", "--namespace", "--apibuild"))
+    assert props == "whisk namespace\t\tguest\nwhisk API build\t\tpwsk\n"
+
+
+def test_as_a_subprocess(server: Server, home: Path, name: str) -> None:
+    """The real entry point: exit codes reach the shell, output is not colored in a pipe."""
+    env = {**os.environ, "HOME": str(home), "WHISK_APIHOST": server.url, "WHISK_AUTH": server.auth}
+
+    def pwsk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pwsk.cli.main", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = pwsk("trigger", "list")
+    assert listed.returncode == 0 and listed.stdout.startswith("triggers\n"), listed.stderr
+    missing = pwsk("trigger", "get", name)
+    assert missing.returncode == 148
+    assert missing.stderr.startswith(f"error: Unable to get trigger '{name}': ")
+    assert "\x1b[" not in missing.stderr
