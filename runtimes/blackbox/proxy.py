@@ -9,7 +9,8 @@ and on stdin, the environment is the proxy's plus the init `env` plus `__OW_<KEY
 run key. Stdout lines before the last one and all of stderr are the activation's logs; they are
 copied to the proxy's own streams, followed by the sentinel line on each. Status codes and
 messages follow apache/openwhisk-runtime-docker's actionproxy.py; `PROXY_ALLOW_REINIT=1`
-allows a second /init.
+allows a second /init. The HTTP server is threaded, but /init and /run go one at a time through
+the serial executor, so that the logs and sentinels of two activations never interleave.
 """
 
 from __future__ import annotations

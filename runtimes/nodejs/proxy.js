@@ -253,10 +253,14 @@ class Runtime {
             process.env[key] = envString(val);
         }
 
-        let handler;
         try {
-            handler = value.binary ? await this.loadZip(value.code, main) : this.loadSource(value.code, main);
+            const handler = value.binary ? await this.loadZip(value.code, main) : this.loadSource(value.code, main);
+            if (typeof handler !== 'function') {
+                throw initFailure(`Action entrypoint '${main}' is not a function.`);
+            }
+            this.main = handler;
         } catch (error) {
+            this.forgetModules(); // a retried /init must not get the failed one's modules back
             if (error instanceof ProxyError) {
                 throw error;
             }
@@ -264,10 +268,6 @@ class Runtime {
             console.error('Error during initialization:', reason);
             throw initFailure(reason);
         }
-        if (typeof handler !== 'function') {
-            throw initFailure(`Action entrypoint '${main}' is not a function.`);
-        }
-        this.main = handler;
         return [200, JSON.stringify({ ok: true })];
     }
 
@@ -284,7 +284,8 @@ class Runtime {
         const params = ['exports', 'require', 'module', '__filename', '__dirname'];
         vm.compileFunction(code, params, { filename }); // syntax errors point into the user's code
         const capture = '__pwsk_capture_main__';
-        const source = `${code}\n;${capture}((() => { try { return ${main}; } catch (error) { if (error instanceof ReferenceError) return undefined; throw error; } })());\n`;
+        const lookup = `try { return ${main}; } catch (e) { if (e instanceof ReferenceError) return; throw e; }`;
+        const source = `${code}\n;${capture}((() => { ${lookup} })());\n`;
         const wrapper = vm.compileFunction(source, [...params, capture], { filename });
         const module = { id: '.', filename, path: this.actionDir, exports: {}, loaded: false, children: [] };
         let found;
@@ -296,6 +297,14 @@ class Runtime {
         return typeof found === 'function' ? found : exported(module.exports, main);
     }
 
+    forgetModules() {
+        for (const file of Object.keys(require.cache)) {
+            if (file.startsWith(this.actionDir + path.sep)) {
+                delete require.cache[file];
+            }
+        }
+    }
+
     async loadZip(code, main) {
         try {
             extractZip(Buffer.from(code, 'base64'), this.actionDir);
@@ -305,7 +314,8 @@ class Runtime {
         // "file.fn" names a module of the zip and a function in it (upstream's splitMainHandler).
         const dot = main.indexOf('.');
         const [index, name] = dot > 0 ? [main.slice(0, dot), main.slice(dot + 1)] : [undefined, main];
-        if (index === undefined && !['package.json', 'index.js'].some((f) => fs.existsSync(path.join(this.actionDir, f)))) {
+        const hasEntry = ['package.json', 'index.js'].some((f) => fs.existsSync(path.join(this.actionDir, f)));
+        if (index === undefined && !hasEntry) {
             throw initFailure('Zipped actions must contain either package.json or index.js at the root.');
         }
         const target = index === undefined ? this.actionDir : path.join(this.actionDir, index);
@@ -328,7 +338,8 @@ class Runtime {
         const message = parse(body);
         const args = message.value ?? {};
         if (typeof args !== 'object') {
-            throw new ProxyError(403, `Internal system error: the argument must be a dictionary but has type '${typeof args}'.`);
+            const type = typeof args;
+            throw new ProxyError(403, `Internal system error: the argument must be a dictionary but has type '${type}'.`);
         }
         for (const [key, val] of Object.entries(message)) {
             if (key !== 'value') {
@@ -353,7 +364,8 @@ class Runtime {
             result = {}; // a bare `return;`
         }
         if (result === null || typeof result !== 'object') {
-            console.error(`Result must be of type object but has type "${result === null ? 'null' : typeof result}":`, result);
+            const type = result === null ? 'null' : typeof result;
+            console.error(`Result must be of type object but has type "${type}":`, result);
             throw new ProxyError(502, NOT_A_DICT);
         }
         try {
@@ -374,7 +386,7 @@ function trackLineStarts(stream) {
     stream.write = function (chunk, ...rest) {
         if (chunk && chunk.length) {
             const last = typeof chunk === 'string' ? chunk.charCodeAt(chunk.length - 1) : chunk[chunk.length - 1];
-            lineStarts.set(stream, last === 10);
+            lineStarts.set(stream, last === 0x0a); // a newline
         }
         return write.call(this, chunk, ...rest);
     };

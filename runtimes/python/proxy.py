@@ -131,7 +131,11 @@ class Runtime:
         self._activate_virtualenv()
         if str(self.action_dir) not in sys.path:
             sys.path.insert(0, str(self.action_dir))
-        self.main = self._load(source, main)
+        try:
+            self.main = self._load(source, main)
+        except ProxyError:
+            self._forget_modules()  # a retried /init must not get the failed one's modules back
+            raise
         return 200, _json({"ok": True})
 
     def run(self, body: bytes) -> Response:
@@ -196,6 +200,12 @@ class Runtime:
         added = [entry for entry in sys.path if entry not in before]
         sys.path[:] = added + before
 
+    def _forget_modules(self) -> None:
+        prefix = str(self.action_dir) + os.sep
+        for name, module in list(sys.modules.items()):
+            if (getattr(module, "__file__", None) or "").startswith(prefix):
+                del sys.modules[name]
+
     def _load(self, source: Path, main: str) -> Callable[[Any], Any]:
         loader = importlib.machinery.SourceFileLoader(MODULE_NAME, str(source))
         spec = importlib.util.spec_from_loader(MODULE_NAME, loader)
@@ -205,20 +215,17 @@ class Runtime:
         try:
             loader.exec_module(module)
         except SyntaxError as exc:
-            del sys.modules[MODULE_NAME]
             _print_user_traceback(exc)
             raise ProxyError(
                 502, f"Invalid action: syntax error in {source.name}, line {exc.lineno}: {exc.msg}"
             ) from None
         except Exception as exc:
-            del sys.modules[MODULE_NAME]
             _print_user_traceback(exc)
             raise ProxyError(
                 502, f"Invalid action: loading {source.name} failed: {type(exc).__name__}: {exc}"
             ) from None
         function = getattr(module, main, None)
         if function is None or not callable(function):
-            del sys.modules[MODULE_NAME]
             what = "not found" if function is None else "not callable"
             raise ProxyError(502, f"Invalid action: function '{main}' is {what} in {source.name}.")
         return function  # type: ignore[no-any-return]

@@ -307,3 +307,17 @@ def test_the_sentinel_starts_a_new_line_after_unterminated_output(node: Proxy) -
     node.run({})
     assert node.activations("stdout")[-1] == "partial\n"
     assert node.activations("stderr")[-1] == "b\n"
+
+
+def test_a_retried_init_does_not_see_the_failed_zips_modules(node: Proxy) -> None:
+    def version(v: str, export: str) -> str:
+        return make_zip(
+            {
+                "index.js": f"exports.{export} = () => require('./lib.js');",
+                "lib.js": f"module.exports = {{ version: '{v}' }};",
+            }
+        )
+
+    assert node.init(version("v1", "notMain"), binary=True).status_code == 502
+    initialised(node, version("v2", "main"), binary=True)
+    assert node.run({}).json() == {"version": "v2"}

@@ -279,3 +279,17 @@ def test_sentinels_reach_the_real_stdout_when_the_action_swaps_it(python: Proxy)
     initialised(python, code)
     python.run({})
     assert python.activations("stdout") == ["", ""]
+
+
+def test_a_retried_init_does_not_see_the_failed_zips_modules(python: Proxy) -> None:
+    def version(v: str, main_name: str) -> str:
+        return make_zip(
+            {
+                "__main__.py": f"import helper\ndef {main_name}(args):\n    return helper.V\n",
+                "helper.py": f"V = {{'version': '{v}'}}\n",
+            }
+        )
+
+    assert python.init(version("v1", "not_main"), binary=True).status_code == 502
+    initialised(python, version("v2", "main"), binary=True)
+    assert python.run({}).json() == {"version": "v2"}
