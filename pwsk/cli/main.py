@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from pwsk import __version__
+
 from .actions import action
 from .activations import activation
 from .common import EXIT_USAGE, CliError, global_options
@@ -70,7 +72,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.group("pwsk", cls=Pwsk, context_settings=CONTEXT)
-@click.version_option(package_name="pwsk", prog_name="pwsk", message="%(prog)s %(version)s")
+@click.version_option(__version__, prog_name="pwsk", message="%(prog)s %(version)s")
 @global_options()
 def cli() -> None:
     """pwsk: a command line for pwsk and OpenWhisk, compatible with wsk.

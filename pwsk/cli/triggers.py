@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,6 +30,9 @@ from .common import (
     state,
 )
 from .output import annotation, entity_summary, entity_table, full_name
+
+if TYPE_CHECKING:
+    from pwsk.names import FQN
 
 Json = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,9 +82,10 @@ def _feed_options(fn: F) -> F:
     return fn
 
 
-def _feed_event(feed: str, event: str, trigger_fqn: Any, params: Json) -> None:
-    """Invoke a feed action (blocking) with the lifecycle event, as wsk does."""
-    client = state().client()
+def _feed_event(feed: str, event: str, trigger_fqn: FQN, params: Json, *, header: bool) -> None:
+    """Invoke a feed action (blocking) with a lifecycle event, printing it as wsk does."""
+    from pwsk.client import ClientError
+
     feed_fqn = qualify(feed)
     payload = {
         **params,
@@ -88,18 +93,22 @@ def _feed_event(feed: str, event: str, trigger_fqn: Any, params: Json) -> None:
         "triggerName": display(trigger_fqn),
         "authKey": state().props.auth,
     }
-    from pwsk.client import ClientError
-
     try:
-        run = client.invoke(str(feed_fqn), payload, blocking=True)
+        run = state().client().invoke(str(feed_fqn), payload, blocking=True)
     except ClientError as exc:
         raise CliError(f"Unable to configure feed '{feed_fqn}': {exc}") from None
-    if not run.succeeded:
-        raise CliError(
-            f"Unable to configure feed '{feed_fqn}': the feed action did not succeed "
-            f"(activation {run.activation_id})"
-        )
-    report_invocation(feed_fqn, run, blocking=True, header=True)
+    if run.pending:
+        reason = "Request accepted, but processing not completed yet."
+    elif not run.succeeded:
+        response = run.body.get("response") if isinstance(run.body, dict) else None
+        result = response.get("result") if isinstance(response, dict) else None
+        error = result.get("error") if isinstance(result, dict) else result
+        text = error if isinstance(error, str) else json.dumps(error)
+        reason = f"The following application error was received: {text}"
+    else:
+        report_invocation(feed_fqn, run, blocking=True, header=header)
+        return
+    raise CliError(f"Unable to configure feed '{feed_fqn}': {reason}")
 
 
 def _put_trigger(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) -> None:
@@ -131,7 +140,7 @@ def _put_trigger(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) -
         client.put_trigger(str(fqn), body, overwrite=update)
     if feed:
         try:
-            _feed_event(feed, "CREATE", fqn, feed_params)
+            _feed_event(feed, "CREATE", fqn, feed_params, header=True)
         except CliError as exc:
             from pwsk.client import ClientError
 
@@ -257,7 +266,7 @@ def delete(args: tuple[str, ...], **_: Any) -> None:
     feed = annotation(entity, "feed")
     if isinstance(feed, str) and feed:
         try:
-            _feed_event(feed, "DELETE", fqn, {})
+            _feed_event(feed, "DELETE", fqn, {}, header=False)
         except CliError as exc:
             click.echo(f"warning: {exc.message}", err=True)
     with failing(f"Unable to delete trigger '{fqn.relative}'"):

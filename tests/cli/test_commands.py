@@ -449,3 +449,28 @@ def test_activation_list_filters(run: Run, fake: FakeWhisk) -> None:
     result = run("activation", "list", "--full")
     assert result.stdout == "activations\n"
     assert fake.last.url.params["docs"] == "true"
+
+
+# --- standalone and misc ------------------------------------------------------------------
+
+
+def test_standalone_calls_run(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    import pwsk.standalone
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run(host: str = "127.0.0.1", port: int = 3233, data_dir: Path | None = None) -> None:
+        calls.append({"host": host, "port": port, "data_dir": data_dir})
+
+    monkeypatch.setattr(pwsk.standalone, "run", fake_run)
+    result = Run(None, [])(
+        "standalone", "--port", "4000", "--data-dir", str(home / "d"), "--no-demo"
+    )
+    assert result.exit_code == 0, result.output
+    assert calls == [{"host": "127.0.0.1", "port": 4000, "data_dir": home / "d"}]
+    assert "pwsk property set --apihost http://127.0.0.1:4000" in result.stderr
+
+
+def test_version(home: Path) -> None:
+    result = Run(None, [])("--version")
+    assert (result.exit_code, result.stdout) == (0, "pwsk 0.1.0\n")

@@ -287,3 +287,40 @@ def test_as_a_subprocess(server: Server, home: Path, name: str) -> None:
     assert missing.returncode == 148
     assert missing.stderr.startswith(f"error: Unable to get trigger '{name}': ")
     assert "\x1b[" not in missing.stderr
+
+
+FEED = (
+    "def main(args):\n"
+    "    if args.get('refuse'):\n"
+    "        return {'error': 'feed refused'}\n"
+    "    print(args['lifecycleEvent'], args['triggerName'], args.get('x'))\n"
+    "    return {'event': args['lifecycleEvent'], 'trigger': args['triggerName']}\n"
+)
+
+
+def test_trigger_with_feed(wsk: Cli, name: str, source: Callable[[str, str], str]) -> None:
+    feed, trigger = f"{name}-feed", f"{name}-t"
+    ok(wsk("action", "create", feed, source("feed.py", FEED)))
+    created = ok(wsk("trigger", "create", trigger, "--feed", feed, "-p", "x", "1"))
+    header, rest = created.split("\n", 1)
+    assert re.fullmatch(rf"ok: invoked /_/{feed} with id [0-9a-f]{{32}}", header)
+    assert rest.endswith(f"ok: created trigger {trigger}\n")
+    record = json.loads(rest.rsplit("ok: created", 1)[0])
+    assert record["response"]["result"] == {"event": "CREATE", "trigger": f"/_/{trigger}"}
+    got = json.loads(ok(wsk("trigger", "get", trigger, "--json")))
+    assert {"key": "feed", "value": f"/_/{feed}"} in got["annotations"]
+    assert got["parameters"] == []  # with a feed, -p goes to the feed action
+
+    deleted = ok(wsk("trigger", "delete", trigger))
+    assert deleted.endswith(f"ok: deleted trigger {trigger}\n")
+    assert json.loads(deleted.rsplit("ok: deleted", 1)[0])["response"]["result"]["event"] == (
+        "DELETE"
+    )
+
+    refused = wsk("trigger", "create", trigger, "--feed", feed, "-p", "refuse", "true")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"error: Unable to create trigger '{trigger}': Unable to configure feed '/_/{feed}': "
+        "The following application error was received: feed refused\n"
+    )
+    assert wsk("trigger", "get", trigger).exit_code == 148  # rolled back
