@@ -24,7 +24,7 @@ from pwsk.settings import Settings
 from pwsk.store import Store
 
 from .core import Controller
-from .routes import actions, activations, meta, packages, rules, triggers
+from .routes import actions, activations, meta, packages, rules, triggers, web
 
 logger = log.get("pwsk.controller")
 
@@ -56,8 +56,11 @@ class EdgeMiddleware:
         transid = tid.from_header(header)
         tid.current.set(transid)
         scope.setdefault("state", {})["tid"] = transid
-        extra = [(b"x-request-id", transid.encode()), *CORS_HEADERS]
-        if scope["method"] == "OPTIONS":
+        if scope["path"].startswith("/api/v1/web/"):
+            extra = [(b"x-request-id", transid.encode())]  # web actions set their own CORS
+        else:
+            extra = [(b"x-request-id", transid.encode()), *CORS_HEADERS]
+        if scope["method"] == "OPTIONS" and len(extra) > 1:
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*extra, (b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
@@ -125,7 +128,7 @@ def create_app(settings: Settings, store: Store, bus: Bus, *,
     app = FastAPI(title="pwsk", version="1.0.0", lifespan=lifespan, docs_url="/docs",
                   openapi_url="/api-docs", redoc_url=None)
     app.state.controller = controller
-    for module in (meta, actions, triggers, rules, packages, activations):
+    for module in (meta, actions, triggers, rules, packages, activations, web):
         app.include_router(module.router)
     handlers: dict[Any, Any] = {
         PwskError: _pwsk_error,

@@ -1,7 +1,8 @@
 """Identities: ``uuid:key`` basic auth against the subjects database, cached.
 
 An identity document is ``{_id: <uuid>, entityType: "identity", subject, namespace, uuid,
-key}``; per-namespace limits live in ``{_id: "<ns>/limits"}``. ``guest`` and
+key}``; ``{_id: "namespace/<ns>", uuid}`` finds a namespace's owner (web actions); per-namespace
+limits live in ``{_id: "<ns>/limits"}``. ``guest`` and
 ``whisk.system`` are created on start with OpenWhisk's well-known development keys.
 """
 
@@ -56,6 +57,9 @@ class Authenticator:
                     "_id": uuid, "entityType": "identity", "subject": namespace,
                     "namespace": namespace, "uuid": uuid, "key": key,
                 })
+            if await self.store.get(SUBJECTS, namespace_doc(namespace)) is None:
+                await self.store.put(SUBJECTS, {"_id": namespace_doc(namespace),
+                                                "entityType": "namespace", "uuid": uuid})
 
     async def lookup(self, uuid: str) -> Identity | None:
         now = time.monotonic()
@@ -84,8 +88,12 @@ class Authenticator:
 
     async def by_namespace(self, namespace: str) -> Identity | None:
         """The identity owning ``namespace`` (web actions charge the owner)."""
-        for api_key in DEFAULT_SUBJECTS.values():
-            ident = await self.lookup(api_key.partition(":")[0])
-            if ident and ident.namespace == namespace:
-                return ident
-        return None
+        doc = await self.store.get(SUBJECTS, namespace_doc(namespace))
+        if doc is None:
+            return None
+        return await self.lookup(str(doc["uuid"]))
+
+
+def namespace_doc(namespace: str) -> str:
+    """Id of the document that maps a namespace to its owner's uuid."""
+    return f"namespace/{namespace}"

@@ -12,6 +12,7 @@ from .auth import Authenticator
 from .balancer import LeanBalancer
 from .entities import EntityStore
 from .invoke import Activator
+from .throttle import Throttles
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Controller:
     entities: EntityStore = field(init=False)
     balancer: LeanBalancer = field(init=False)
     activator: Activator = field(init=False)
+    throttles: Throttles = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.store)
@@ -30,6 +32,7 @@ class Controller:
         self.balancer = LeanBalancer(self.bus, self.settings.controller_id,
                                      self.settings.invoker_id)
         self.activator = Activator(self.settings, self.store, self.entities, self.balancer)
+        self.throttles = Throttles(self.settings)
 
     async def start(self) -> None:
         await self.auth.seed()

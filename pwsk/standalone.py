@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -27,6 +28,10 @@ from .settings import Settings
 from .store import open_store
 
 DEFAULT_PORT = 3233
+# A development box runs demos and test loops: OpenWhisk's deployment throttles (60 per
+# minute) would get in the way, so standalone starts generous. PWSK_* variables still win.
+STANDALONE_THROTTLES = {"invocations_per_minute": 6000, "concurrent_invocations": 100,
+                        "fires_per_minute": 6000}
 
 
 class _Server(uvicorn.Server):
@@ -47,8 +52,10 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     data_dir = data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     api_host = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    throttles: dict[str, Any] = {k: v for k, v in STANDALONE_THROTTLES.items()
+                 if f"PWSK_{k.upper()}" not in os.environ}
     settings = Settings(store=os.environ.get("PWSK_STORE", f"sqlite://{data_dir / 'pwsk.db'}"),
-                        api_host=os.environ.get("PWSK_API_HOST", api_host))
+                        api_host=os.environ.get("PWSK_API_HOST", api_host), **throttles)
     store = open_store(settings.store)
     bus = open_bus(settings.bus)
     await store.start()

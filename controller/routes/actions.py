@@ -138,6 +138,7 @@ async def invoke_action(ns: str, rest: str, request: Request, caller: Caller,
     payload = await json_object(request, MAX_PAYLOAD_SIZE, "Payload")
     resolved = await ctl.activator.resolve(caller, fqn)
     ctl.activator.check_final(resolved, payload)
+    ctl.throttles.check_invoke(caller, ctl.balancer.in_flight(caller.namespace))
     outcome = await ctl.activator.invoke(caller, resolved, payload, blocking=blocking,
                                          wait_ms=wait_ms)
     if outcome.activation is None:

@@ -82,6 +82,7 @@ async def fire_trigger(ns: str, name: str, request: Request, caller: Caller,
     active = {rid: r for rid, r in trigger.rules.items() if r.get("status") == "active"}
     if not active:
         return Response(status_code=204)
+    ctl.throttles.check_fire(caller)
     activation = Activation(
         namespace=caller.namespace, name=trigger.name, subject=caller.subject,
         activation_id=tid.activation_id(), start=now_ms(), end=0,
@@ -104,6 +105,7 @@ async def fire_rules(ctl: Controller, caller: Identity, activation: Activation,
         line: dict[str, Any] = {"rule": rule_id, "action": action.doc_id}
         try:
             resolved = await ctl.activator.resolve(caller, action)
+            ctl.throttles.check_invoke(caller, ctl.balancer.in_flight(caller.namespace))
             outcome = await ctl.activator.invoke(caller, resolved, dict(args), blocking=False,
                                                  wait_ms=0, cause=None)
             line = {"statusCode": 0, "success": True, "activationId": outcome.activation_id,

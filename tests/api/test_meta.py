@@ -28,12 +28,21 @@ def test_namespaces_lists_only_own(server: Server) -> None:
         assert system.get("/api/v1/namespaces").json() == ["whisk.system"]
 
 
-def test_limits_have_openwhisk_defaults(api: httpx.Client) -> None:
+def test_limits_have_standalone_defaults(api: httpx.Client) -> None:
     body = api.get("/api/v1/namespaces/_/limits").json()
-    assert body["invocationsPerMinute"] == 60
-    assert body["concurrentInvocations"] == 30
-    assert body["firesPerMinute"] == 60
+    assert body["invocationsPerMinute"] == 6000
+    assert body["concurrentInvocations"] == 100
+    assert body["firesPerMinute"] == 6000
     assert body["maxActionTimeout"] == 300000
+    assert body["maxActionMemory"] == 512 * 1024 * 1024
+
+
+def test_settings_default_to_openwhisk_throttles() -> None:
+    from pwsk.settings import Settings
+
+    s = Settings()
+    assert (s.invocations_per_minute, s.concurrent_invocations, s.fires_per_minute) == (
+        60, 30, 60)
 
 
 def test_missing_auth_is_401_with_challenge(server: Server) -> None:
