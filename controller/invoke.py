@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,11 +97,16 @@ class Activator:
 
     async def invoke(self, identity: Identity, resolved: Resolved, payload: Json, *,
                      blocking: bool, wait_ms: int, cause: str | None = None,
-                     caused_by: str | None = None, start: int | None = None) -> Outcome:
+                     caused_by: str | None = None, start: int | None = None,
+                     primitive: bool = False) -> Outcome:
         start = start or now_ms()
         if resolved.action.exec.kind == SEQUENCE:
             return await self._sequence(identity, resolved, payload, blocking=blocking,
                                         wait_ms=wait_ms, cause=cause, start=start)
+        if not primitive and truthy(resolved.action.annotation("conductor")):
+            comp_id = tid.activation_id()
+            return await self._background_run(comp_id, self._run_composition(
+                identity, resolved, payload, comp_id, cause, start), blocking, wait_ms)
         activation_id = tid.activation_id()
         content = {**params_dict(resolved.params), **payload}
         msg = ActivationMessage(
@@ -130,17 +136,22 @@ class Activator:
                         blocking: bool, wait_ms: int, cause: str | None,
                         start: int) -> Outcome:
         seq_id = tid.activation_id()
-        task = asyncio.create_task(
-            self._run_sequence(identity, resolved, payload, seq_id, cause, start))
+        return await self._background_run(seq_id, self._run_sequence(
+            identity, resolved, payload, seq_id, cause, start), blocking, wait_ms)
+
+    async def _background_run(self, activation_id: str, work: Coroutine[Any, Any, Activation],
+                              blocking: bool, wait_ms: int) -> Outcome:
+        """Run a controller-side composition; the caller waits at most ``wait_ms``."""
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         if not blocking:
-            return Outcome(seq_id, None)
+            return Outcome(activation_id, None)
         try:
             activation = await asyncio.wait_for(asyncio.shield(task), wait_ms / 1000)
         except TimeoutError:
-            return Outcome(seq_id, None)
-        return Outcome(seq_id, activation)
+            return Outcome(activation_id, None)
+        return Outcome(activation_id, activation)
 
     async def _run_sequence(self, identity: Identity, resolved: Resolved, payload: Json,
                             seq_id: str, cause: str | None, start: int) -> Activation:
@@ -195,6 +206,78 @@ class Activator:
         await self.record(activation)
         return activation
 
+    async def _run_composition(self, identity: Identity, resolved: Resolved, payload: Json,
+                               comp_id: str, cause: str | None, start: int) -> Activation:
+        """Conductor actions (spec §5.3): the conductor picks each next step."""
+        conductor = resolved.action
+        ids: list[str] = []
+        duration = 0
+        memory = conductor.limits.memory
+        params: Json = payload
+        response = Response.success(payload)
+        wait = conductor.limits.timeout + COMPONENT_GRACE_MS
+        components = 0
+        for _ in range(2 * SEQUENCE_MAX_LENGTH + 1):
+            step = await self.invoke(identity, resolved, params, blocking=True, wait_ms=wait,
+                                     cause=comp_id, caused_by="sequence", primitive=True)
+            ids.append(step.activation_id)
+            if step.activation is None:
+                response = Response.error(Status.WHISK_ERROR, Messages.SEQ_COMPONENT_TIMEOUT
+                                          .format(id=step.activation_id))
+                break
+            duration += step.activation.duration or 0
+            response = step.activation.response
+            result = response.result
+            if not response.is_success or not isinstance(result, dict):
+                break
+            if "action" not in result:
+                final = result.get("params", result)
+                response = Response(Status.SUCCESS, final if isinstance(final, dict)
+                                    else {"value": final})
+                break
+            state = _boxed(result.get("state"), "state")
+            next_params = _boxed(result.get("params"), "value")
+            if components >= SEQUENCE_MAX_LENGTH:
+                response = Response.error(Status.APPLICATION_ERROR, Messages.SEQ_TOO_LONG)
+                break
+            components += 1
+            try:
+                if not isinstance(result["action"], str):
+                    raise BadRequest("Invalid action name.")
+                target = await self.resolve(
+                    identity, parse_fqn(result["action"]).resolve(identity.namespace))
+            except PwskError as exc:
+                params = {**state, "error": exc.message}
+                continue
+            comp = await self.invoke(identity, target, next_params, blocking=True,
+                                     wait_ms=target.action.limits.timeout + COMPONENT_GRACE_MS,
+                                     cause=comp_id, caused_by="sequence")
+            ids.append(comp.activation_id)
+            if comp.activation is None:
+                response = Response.error(Status.WHISK_ERROR, Messages.SEQ_COMPONENT_TIMEOUT
+                                          .format(id=comp.activation_id))
+                break
+            duration += comp.activation.duration or 0
+            memory = max(memory, target.action.limits.memory)
+            comp_result = comp.activation.response.result
+            params = {**(comp_result if isinstance(comp_result, dict) else {}), **state}
+        annotations: list[Json] = [
+            {"key": "topmost", "value": cause is None},
+            {"key": "path", "value": resolved.path},
+            {"key": "kind", "value": SEQUENCE},
+            {"key": "conductor", "value": True},
+            {"key": "waitTime", "value": 0},
+            {"key": "limits", "value": {**conductor.limits.to_json(), "memory": memory}},
+        ]
+        if cause is not None:
+            annotations.append({"key": "causedBy", "value": "sequence"})
+        activation = Activation(
+            namespace=identity.namespace, name=conductor.name, subject=identity.subject,
+            activation_id=comp_id, start=start, end=start + max(duration, 1), response=response,
+            logs=ids, version=conductor.version, annotations=annotations, cause=cause)
+        await self.record(activation)
+        return activation
+
     async def record(self, activation: Activation) -> None:
         """Store an activation the controller made (sequences, triggers)."""
         self.balancer._remember(activation)
@@ -236,3 +319,10 @@ async def atomic_length(entities: EntityStore, namespace: str, components: list[
         if total > SEQUENCE_MAX_LENGTH:
             raise BadRequest(Messages.SEQ_TOO_LONG)
     return total
+
+
+def _boxed(value: Any, key: str) -> Json:
+    """Conductor ``params``/``state`` that are not objects travel as ``{key: value}``."""
+    if value is None:
+        return {}
+    return value if isinstance(value, dict) else {key: value}
