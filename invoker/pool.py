@@ -16,7 +16,6 @@ Idle warm containers are paused after ``pause_grace_s`` and destroyed after
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from .errors import BadRequest, Messages
-from .limits import MAX_CODE_SIZE, ActionBounds, ActionLimits, DEFAULT_BOUNDS
+from .limits import DEFAULT_BOUNDS, MAX_CODE_SIZE, ActionBounds, ActionLimits
 from .names import FQN, check_name, parse_fqn
 
 Json = dict[str, Any]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 
-class topics:  # noqa: N801 - a namespace of constants
+class topics:
     HEALTH = "health"
     EVENTS = "events"
     CACHE_INVALIDATION = "cacheInvalidation"
