@@ -215,3 +215,16 @@ async def test_async_client_matches_sync(fake: FakeWhisk) -> None:
             await client.put_action("a", {})
     assert err.value.status == 409
     assert json.loads(fake.requests[0].content) == {}
+
+
+def test_sync_and_async_clients_offer_the_same_methods() -> None:
+    import inspect
+
+    def api(cls: type) -> dict[str, str]:
+        return {
+            name: str(inspect.signature(fn))
+            for name, fn in inspect.getmembers(cls, inspect.isfunction)
+            if not name.startswith("_") and name not in ("close", "aclose")
+        }
+
+    assert api(Client) == api(AsyncClient)

@@ -324,3 +324,37 @@ def test_trigger_with_feed(wsk: Cli, name: str, source: Callable[[str, str], str
         "The following application error was received: feed refused\n"
     )
     assert wsk("trigger", "get", trigger).exit_code == 148  # rolled back
+
+
+SLOW = "import time\n\ndef main(args):\n    time.sleep(2)\n    return {'slept': True}\n"
+
+
+def test_client_against_the_server(server: Server, name: str) -> None:
+    from pwsk.client import Client, ClientError
+
+    with Client(server.url, server.auth) as client:
+        assert client.info()["api_version"] == "1.0.0"
+        assert client.namespaces() == ["guest"]
+        assert client.limits()["concurrentInvocations"] > 0
+        client.put_action(name, {"exec": {"kind": "python:default", "code": SLOW}})
+        assert client.count("actions") >= 1
+        run = client.invoke(name, blocking=True, timeout_ms=300)
+        assert run.pending and run.activation_id and ID.fullmatch(run.activation_id)
+        with pytest.raises(ClientError) as err:
+            client.invoke(name, blocking=True, timeout_ms=120_000)
+        assert err.value.status == 400 and err.value.code
+        done = client.invoke(name, blocking=True, result=True)
+        assert (done.status, done.body) == (200, {"slept": True})
+
+
+@pytest.mark.anyio
+async def test_async_client_against_the_server(server: Server, name: str) -> None:
+    from pwsk.client import AsyncClient
+
+    async with AsyncClient(server.url, server.auth) as client:
+        await client.put_action(name, {"exec": {"kind": "python:default", "code": HELLO}})
+        run = await client.invoke(name, {"name": "Async"}, blocking=True)
+        assert run.succeeded and run.body["response"]["result"] == {"greeting": "Hello Async"}
+        logs = await client.activation_logs(str(run.activation_id))
+        assert logs and logs[0].endswith("stdout: greeting Async")
+        await client.delete_action(name)
