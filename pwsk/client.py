@@ -357,7 +357,9 @@ class _Base:
         verbose_body_limit: int | None = VERBOSE_BODY_LIMIT,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         user_agent: str | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network (e.g. ``httpx.MockTransport`` in tests)."""
         self.base = base_url(apihost, apiversion)
         self.auth = auth
         self.insecure = insecure
@@ -372,6 +374,10 @@ class _Base:
         if auth:
             token = base64.b64encode(auth.encode()).decode("ascii")
             self._headers["Authorization"] = f"Basic {token}"
+        self._connect(transport)
+
+    def _connect(self, transport: Any) -> None:
+        raise NotImplementedError
 
     @property
     def namespace(self) -> str:
@@ -438,15 +444,9 @@ class _Base:
 class Client(_Base):
     """Blocking client; use as a context manager or call ``close()``."""
 
-    def __init__(
-        self,
-        apihost: str,
-        auth: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(apihost, auth, **options)
+    _http: httpx.Client
+
+    def _connect(self, transport: Any) -> None:
         self._http = httpx.Client(
             timeout=self._timeout, verify=not self.insecure, transport=transport
         )
@@ -611,15 +611,9 @@ class Client(_Base):
 class AsyncClient(_Base):
     """The same API as ``Client`` over ``httpx.AsyncClient``; ``async with`` or ``aclose()``."""
 
-    def __init__(
-        self,
-        apihost: str,
-        auth: str | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(apihost, auth, **options)
+    _http: httpx.AsyncClient
+
+    def _connect(self, transport: Any) -> None:
         self._http = httpx.AsyncClient(
             timeout=self._timeout, verify=not self.insecure, transport=transport
         )
