@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import os
 import shutil
@@ -24,9 +25,20 @@ from runtimes import command
 from .base import CollectedLogs, ContainerSpec, ContainerStartError, LogLine
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+PR_SET_PDEATHSIG = 1
 # A proxy printing without newlines must not grow one line without end.
 MAX_LINE = 64 * 1024
 _counter = itertools.count()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the invoker dies, however it dies.
+
+    Proxies run in their own session (so pause and kill reach their children) and would
+    otherwise outlive a crashed invoker as orphans.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -91,6 +103,7 @@ class ProcessContainer:
             cwd=str(self._dir),
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._readers = [

@@ -30,3 +30,39 @@ def test_entities_and_activations_survive_restart(tmp_path: Path) -> None:
     finally:
         assert second.stop() == 0, second.log()
     assert "Traceback" not in second.log()
+
+
+def test_killed_server_leaves_no_proxy_processes(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    srv = start_server(tmp_path)
+    with srv.client() as api:
+        put_action(api, "p", ECHO)
+        assert invoke(api, "p").status_code == 200
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p))
+                == srv.proc.pid]
+    assert children, "the standalone server should have proxy processes"
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return -1
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
