@@ -91,8 +91,10 @@ class LeanBalancer:
                 flight = self._flights.get(ack.activation_id)
                 if flight is not None and not flight.result.done():
                     flight.result.set_result(ack.activation)
-            if ack.kind in (Ack.COMPLETION, Ack.COMBINED):
-                self._finish(ack.activation_id)
+            # The run is over once its result is known: a caller that invokes again right
+            # after its blocking reply must not meet its own finished activation in the
+            # concurrency count (the record write that follows takes no container).
+            self._finish(ack.activation_id)
 
     def _remember(self, activation: Activation) -> None:
         self.recent[activation.activation_id] = activation
