@@ -23,6 +23,7 @@ from pwsk.errors import Messages, PwskError, Unauthenticated
 from pwsk.settings import Settings
 from pwsk.store import Store
 
+from . import openapi
 from .core import Controller
 from .routes import actions, activations, meta, packages, rules, triggers, web
 
@@ -128,6 +129,14 @@ def create_app(settings: Settings, store: Store, bus: Bus, *,
     app = FastAPI(title="pwsk", version="1.0.0", lifespan=lifespan, docs_url="/docs",
                   openapi_url="/api-docs", redoc_url=None)
     app.state.controller = controller
+    generate = app.openapi
+
+    def openapi_with_schemas() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.install(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi_with_schemas  # type: ignore[method-assign]
     for module in (meta, actions, triggers, rules, packages, activations, web):
         app.include_router(module.router)
     handlers: dict[Any, Any] = {

@@ -15,6 +15,7 @@ from pwsk.limits import MAX_PARAMETERS_SIZE, MAX_PAYLOAD_SIZE
 from pwsk.names import FQN, check_name
 from pwsk.store import EntityQuery
 
+from .. import openapi as oa
 from ..deps import Caller, Ctl, flag, int_param, json_object, list_window, namespace_of, too_large
 from ..entities import check_namespace, readable_package
 from ..invoke import atomic_length
@@ -50,14 +51,16 @@ async def list_actions(ctl: Ctl, request: Request, ns: str, package: str | None)
     return [Action.from_doc(d).summary() for d in docs]
 
 
-@router.get("", summary="List actions")
+@router.get("", summary="List actions", openapi_extra=oa.extra(None, *oa.LIST))
 async def list_all(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     ns = namespace_of(caller, ns)
     check_namespace(caller, ns)
     return await list_actions(ctl, request, ns, None)
 
 
-@router.get("/{rest:path}", summary="Get an action (or list a package's actions: pkg/)")
+@router.get("/{rest:path}", summary="Get an action (or list a package's actions: pkg/)",
+            openapi_extra=oa.extra(None, oa._query("code", "boolean", "include the code"),
+                                   *oa.LIST))
 async def get_action(ns: str, rest: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     ns = namespace_of(caller, ns)
     if rest.endswith("/") and rest.count("/") == 1:
@@ -75,7 +78,8 @@ async def get_action(ns: str, rest: str, request: Request, caller: Caller, ctl: 
     return action.to_api(include_code=flag(request.query_params.get("code"), "code", True))
 
 
-@router.put("/{rest:path}", summary="Create or update an action")
+@router.put("/{rest:path}", summary="Create or update an action",
+            openapi_extra=oa.extra("ActionPut", oa.OVERWRITE))
 async def put_action(ns: str, rest: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     ns = namespace_of(caller, ns)
     check_namespace(caller, ns)
@@ -122,7 +126,8 @@ def activation_response(activation: Activation, result_only: bool) -> Response:
                         headers={"x-openwhisk-activation-id": activation.activation_id})
 
 
-@router.post("/{rest:path}", summary="Invoke an action")
+@router.post("/{rest:path}", summary="Invoke an action",
+             openapi_extra=oa.extra("Payload", *oa.INVOKE))
 async def invoke_action(ns: str, rest: str, request: Request, caller: Caller,
                         ctl: Ctl) -> Response:
     ns = namespace_of(caller, ns)

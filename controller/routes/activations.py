@@ -13,6 +13,7 @@ from pwsk.messages import Identity
 from pwsk.names import parse_fqn
 from pwsk.store import ACTIVATIONS, ActivationQuery
 
+from .. import openapi as oa
 from ..core import Controller
 from ..deps import Caller, Ctl, flag, int_param, list_window, namespace_of
 from ..entities import check_namespace
@@ -31,7 +32,8 @@ def summary(act: Activation) -> dict[str, Any]:
     return out
 
 
-@router.get("", summary="List activations, newest first")
+@router.get("", summary="List activations, newest first",
+            openapi_extra=oa.extra(None, *oa.ACTIVATION_LIST))
 async def list_activations(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     ns = namespace_of(caller, ns)
     check_namespace(caller, ns)

@@ -14,6 +14,7 @@ from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
 from pwsk.store import EntityQuery
 
+from .. import openapi as oa
 from ..core import Controller
 from ..deps import Caller, Ctl, flag, json_object, list_window, namespace_of, too_large
 from ..entities import check_namespace, readable_package
@@ -21,7 +22,9 @@ from ..entities import check_namespace, readable_package
 router = APIRouter(prefix="/api/v1/namespaces/{ns}/packages", tags=["packages"])
 
 
-@router.get("", summary="List packages (another namespace: only its public ones)")
+@router.get("", summary="List packages (another namespace: only its public ones)",
+            openapi_extra=oa.extra(None, oa._query("public", "boolean", "only public ones"),
+                                   *oa.LIST))
 async def list_packages(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     ns = namespace_of(caller, ns)
     skip, limit, count = list_window(request, "packages")
@@ -65,7 +68,8 @@ async def get_package(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
     return out
 
 
-@router.put("/{name}", summary="Create or update a package or binding")
+@router.put("/{name}", summary="Create or update a package or binding",
+            openapi_extra=oa.extra("PackagePut", oa.OVERWRITE))
 async def put_package(ns: str, name: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     fqn = _fqn(caller, ns, name)
     check_namespace(caller, fqn.namespace)
@@ -91,7 +95,9 @@ async def put_package(ns: str, name: str, request: Request, caller: Caller, ctl:
     return pkg.to_api()
 
 
-@router.delete("/{name}", summary="Delete a package (force: with its contents)")
+@router.delete("/{name}", summary="Delete a package (force: with its contents)",
+               openapi_extra=oa.extra(None, oa._query("force", "boolean",
+                                                      "delete the contents too")))
 async def delete_package(ns: str, name: str, request: Request, caller: Caller,
                          ctl: Ctl) -> Any:
     fqn = _fqn(caller, ns, name)

@@ -12,6 +12,7 @@ from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
 from pwsk.store import EntityQuery
 
+from .. import openapi as oa
 from ..core import Controller
 from ..deps import Caller, Ctl, flag, json_object, list_window, namespace_of
 from ..entities import check_namespace
@@ -56,7 +57,7 @@ async def _set_link(ctl: Controller, rule: Rule, status: str | None) -> None:
     raise Conflict(Messages.CONCURRENT_MODIFICATION)
 
 
-@router.get("", summary="List rules")
+@router.get("", summary="List rules", openapi_extra=oa.extra(None, *oa.LIST))
 async def list_rules(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     ns = namespace_of(caller, ns)
     check_namespace(caller, ns)
@@ -73,7 +74,8 @@ async def get_rule(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
     return rule.to_api(await status_of(ctl, rule))
 
 
-@router.put("/{name}", summary="Create or update a rule")
+@router.put("/{name}", summary="Create or update a rule",
+            openapi_extra=oa.extra("RulePut", oa.OVERWRITE))
 async def put_rule(ns: str, name: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     fqn = _fqn(caller, ns, name)
     body = await json_object(request)
@@ -104,7 +106,8 @@ async def put_rule(ns: str, name: str, request: Request, caller: Caller, ctl: Ct
     return rule.to_api(status)
 
 
-@router.post("/{name}", summary="Enable or disable a rule")
+@router.post("/{name}", summary="Enable or disable a rule",
+             openapi_extra=oa.extra("RuleState"))
 async def set_state(ns: str, name: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     rule = await ctl.entities.get(_fqn(caller, ns, name), Rule)
     body = await json_object(request)

@@ -19,6 +19,7 @@ from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
 from pwsk.store import EntityQuery
 
+from .. import openapi as oa
 from ..core import Controller
 from ..deps import Caller, Ctl, flag, json_object, list_window, namespace_of, too_large
 from ..entities import check_namespace
@@ -29,7 +30,7 @@ logger = log.get("pwsk.controller.triggers")
 _tasks: set[asyncio.Task[None]] = set()
 
 
-@router.get("", summary="List triggers")
+@router.get("", summary="List triggers", openapi_extra=oa.extra(None, *oa.LIST))
 async def list_triggers(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     ns = namespace_of(caller, ns)
     check_namespace(caller, ns)
@@ -51,7 +52,8 @@ async def get_trigger(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
     return (await ctl.entities.get(_fqn(caller, ns, name), Trigger)).to_api()
 
 
-@router.put("/{name}", summary="Create or update a trigger")
+@router.put("/{name}", summary="Create or update a trigger",
+            openapi_extra=oa.extra("TriggerPut", oa.OVERWRITE))
 async def put_trigger(ns: str, name: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     fqn = _fqn(caller, ns, name)
     body = await json_object(request)
@@ -74,7 +76,7 @@ async def delete_trigger(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
     return trigger.to_api()
 
 
-@router.post("/{name}", summary="Fire a trigger")
+@router.post("/{name}", summary="Fire a trigger", openapi_extra=oa.extra("Payload"))
 async def fire_trigger(ns: str, name: str, request: Request, caller: Caller,
                        ctl: Ctl) -> Response:
     trigger = await ctl.entities.get(_fqn(caller, ns, name), Trigger)

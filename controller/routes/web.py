@@ -131,7 +131,6 @@ async def authorize(request: Request, ctl: Ctl, resolved: Resolved) -> str | Non
     return None
 
 
-@router.api_route("/{path:path}", methods=METHODS, summary="Call a web action")
 async def web_action(path: str, request: Request, ctl: Ctl) -> Response:
     ns, pkg, name, ext, rest = split_target(path)
     owner = await ctl.auth.by_namespace(ns)
@@ -267,3 +266,8 @@ def _looks_base64(text: str) -> bool:
 
     return looks_binary(text)
 
+
+for _method in METHODS:
+    router.add_api_route("/{path:path}", web_action, methods=[_method],
+                         operation_id=f"web_action_{_method.lower()}",
+                         summary=f"Call a web action ({_method})")
