@@ -25,7 +25,7 @@ from pwsk.store import Store
 
 from . import openapi
 from .core import Controller
-from .routes import actions, activations, meta, packages, rules, triggers, web
+from .routes import actions, activations, apigw, meta, packages, rules, triggers, web
 
 logger = log.get("pwsk.controller")
 
@@ -57,7 +57,7 @@ class EdgeMiddleware:
         transid = tid.from_header(header)
         tid.current.set(transid)
         scope.setdefault("state", {})["tid"] = transid
-        if scope["path"].startswith("/api/v1/web/"):
+        if scope["path"].startswith(("/api/v1/web/", "/gw/")):
             extra = [(b"x-request-id", transid.encode())]  # web actions set their own CORS
         else:
             extra = [(b"x-request-id", transid.encode()), *CORS_HEADERS]
@@ -137,7 +137,8 @@ def create_app(settings: Settings, store: Store, bus: Bus, *,
         return app.openapi_schema
 
     app.openapi = openapi_with_schemas  # type: ignore[method-assign]
-    for module in (meta, actions, triggers, rules, packages, activations, web):
+    # apigw before web: its management paths live under /api/v1/web/whisk.system/apimgmt.
+    for module in (meta, actions, triggers, rules, packages, activations, apigw, web):
         app.include_router(module.router)
     handlers: dict[Any, Any] = {
         PwskError: _pwsk_error,

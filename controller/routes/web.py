@@ -22,8 +22,10 @@ from pwsk.activation import Status
 from pwsk.entities import truthy
 from pwsk.errors import BadRequest, Messages, NotFound, PwskError, Unauthenticated
 from pwsk.limits import MAX_PAYLOAD_SIZE
+from pwsk.messages import Identity
 from pwsk.names import FQN, is_valid_name
 
+from ..core import Controller
 from ..deps import Ctl, read_body
 from ..invoke import Resolved
 
@@ -133,22 +135,36 @@ async def authorize(request: Request, ctl: Ctl, resolved: Resolved) -> str | Non
 
 async def web_action(path: str, request: Request, ctl: Ctl) -> Response:
     ns, pkg, name, ext, rest = split_target(path)
-    owner = await ctl.auth.by_namespace(ns)
+    owner, resolved = await find_web_action(ctl, FQN(ns, name, pkg))
+    return await serve(request, ctl, owner, resolved, ext, rest)
+
+
+async def find_web_action(ctl: Controller, fqn: FQN) -> tuple[Identity, Resolved]:
+    """The owner and the exported action behind ``fqn``; 404 for anything else."""
+    owner = await ctl.auth.by_namespace(fqn.namespace)
     if owner is None:
         raise NotFound()
     try:
-        resolved = await ctl.activator.resolve(owner, FQN(ns, name, pkg))
+        resolved = await ctl.activator.resolve(owner, fqn)
     except PwskError:
         raise NotFound() from None
-    action = resolved.action
-    if not truthy(action.annotation("web-export")):
+    if not truthy(resolved.action.annotation("web-export")):
         raise NotFound()
+    return owner, resolved
+
+
+async def serve(request: Request, ctl: Controller, owner: Identity, resolved: Resolved,
+                ext: str, rest: str, extra: dict[str, Any] | None = None) -> Response:
+    """Run a web action for ``request`` and render its result for ``ext``."""
+    action = resolved.action
     custom_options = truthy(action.annotation("web-custom-options"))
     if request.method == "OPTIONS" and not custom_options:
         return Response(status_code=200, headers=cors_headers(request))
     user = await authorize(request, ctl, resolved)
     raw = truthy(action.annotation("raw-http"))
     args = await web_arguments(request, raw, rest, user)
+    if extra and not raw:
+        args = {**extra, **args}
     ctl.activator.check_final(resolved, args)
     ctl.throttles.check_invoke(owner, ctl.balancer.in_flight(owner.namespace))
     outcome = await ctl.activator.invoke(owner, resolved, args, blocking=True,
