@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -52,8 +53,7 @@ class LocalRegistry:
     async def watch(self) -> AsyncIterator[list[InvokerInfo]]:
         while True:
             yield await self.invokers()
+            # Wake on a change, or after a second to re-check liveness.
             async with self._changed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), 1.0)
-                except TimeoutError:
-                    pass  # re-check liveness once a second
