@@ -36,6 +36,11 @@ def pwsk_cache() -> Path:
     return Path(xdg) / "pwsk"
 
 
+def node_modules() -> Path:
+    """Where ``scripts/lib/node.sh`` installs the npm packages."""
+    return pwsk_cache() / "node" / "node_modules"
+
+
 def pinned_version() -> str:
     match = re.search(r"\bopenwhisk@(\d+\.\d+\.\d+)\b", NODE_SH.read_text())
     assert match, f"no openwhisk@X.Y.Z pin in {NODE_SH}"
@@ -93,10 +98,9 @@ class NodeClient:
 @pytest.fixture(scope="session")
 def node_env() -> dict[str, str]:
     """The environment node runs in, after checking the pinned client is installed."""
-    node = shutil.which("node")
-    if node is None:
+    if shutil.which("node") is None:
         pytest.fail("node (>= 20) is not on PATH: the openwhisk client tests need it")
-    modules = pwsk_cache() / "node" / "node_modules"
+    modules = node_modules()
     package = modules / "openwhisk" / "package.json"
     if not package.is_file():
         pytest.fail(f"npm package openwhisk is not installed in {modules} ({PROVISION})")

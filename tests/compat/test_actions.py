@@ -54,6 +54,21 @@ def test_create_with_kind_params_limits_annotations(ow: NodeClient, name: str) -
     assert result == {"a": 1, "b": 3}
 
 
+def test_create_with_a_full_action_body(ow: NodeClient, name: str) -> None:
+    # An object (not a Buffer) as `action` is sent as the PUT body unchanged.
+    created = ow.run("""
+        return ow.actions.create({name: A.name, action: {
+            exec: {kind: 'nodejs:20', code: A.code, main: 'hello'},
+            parameters: [{key: 'name', value: 'body'}],
+            annotations: [{key: 'web-export', value: true}]}})
+    """, name=name, code="function hello(p) { return {greeting: 'Hello ' + p.name} }")
+    assert created["exec"]["main"] == "hello"
+    assert {"key": "web-export", "value": True} in created["annotations"]
+    result = ow.run("return ow.actions.invoke({name: A.name, blocking: true, result: true})",
+                    name=name)
+    assert result == {"greeting": "Hello body"}
+
+
 def test_update_replaces_code_and_keeps_the_rest(ow: NodeClient, name: str) -> None:
     out = ow.run("""
         await ow.actions.create({name: A.name, action: A.hello, params: {name: 'param'}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.compat.conftest import NodeClient
+from tests.servers import Server
 
 ECHO = "function main(p) { return p }"
 
@@ -74,3 +75,33 @@ def test_binding_to_a_missing_package_is_400(ow: NodeClient, name: str) -> None:
     """, name=name)
     assert err.status == 400
     assert err.body["error"] == "Binding references a package that does not exist."
+
+
+def test_shared_package_from_another_namespace(ow: NodeClient, server: Server,
+                                               name: str) -> None:
+    system = ow.with_options(api_key=server.system_auth)
+    system.run("""
+        await ow.packages.create({name: A.name, package: {publish: true,
+                                                          parameters: [{key: 'a', value: 1}]}})
+        return ow.actions.create({name: A.name + '/echo', action: A.code})
+    """, name=name, code=ECHO)
+    out = ow.run("""
+        const shared = await ow.packages.list({namespace: 'whisk.system', public: true})
+        const got = await ow.packages.get('/whisk.system/' + A.name)
+        const direct = await ow.actions.invoke({
+            name: '/whisk.system/' + A.name + '/echo', blocking: true, result: true,
+            params: {b: 2}})
+        await ow.packages.create({name: A.name + '-bind', package: {
+            binding: {namespace: 'whisk.system', name: A.name}}})
+        const viaBinding = await ow.actions.invoke({
+            name: A.name + '-bind/echo', blocking: true, result: true})
+        const denied = await ow.actions.create({
+            name: '/whisk.system/' + A.name + '/mine', action: A.code}).catch(e => e.statusCode)
+        return {shared: shared.map(p => p.name), got, direct, viaBinding, denied}
+    """, name=name, code=ECHO)
+    assert name in out["shared"]
+    assert out["got"]["publish"] is True
+    assert [a["name"] for a in out["got"]["actions"]] == ["echo"]
+    assert out["direct"] == {"a": 1, "b": 2}
+    assert out["viaBinding"] == {"a": 1}
+    assert out["denied"] == 403
