@@ -13,7 +13,8 @@ __all__ = [
 
 
 def open_store(url: str) -> Store:
-    """``sqlite:///path/file.db``, ``sqlite://:memory:``, or ``couchdb://host:port`` (later)."""
+    """``sqlite:///path/file.db``, ``sqlite://:memory:``, or
+    ``couchdb://[user:password@]host[:port][?prefix=pwsk_]`` (``couchdbs://`` for TLS)."""
     if url.startswith("sqlite://"):
         from .sqlite import SqliteStore
 
@@ -21,4 +22,8 @@ def open_store(url: str) -> Store:
         if target == ":memory:":
             return SqliteStore(None)
         return SqliteStore(Path(target))
+    if url.startswith(("couchdb://", "couchdbs://")):
+        from .couchdb import CouchStore
+
+        return CouchStore.from_url(url)
     raise ValueError(f"unsupported store url {url!r}")
