@@ -16,7 +16,8 @@ pwsk_node() {
     return 1
   }
   local stamp="$PWSK_NODE/.pwsk-stamp"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$PWSK_NPM_PACKAGES" ]; then
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$PWSK_NPM_PACKAGES" ] ||
+     [ ! -f "$PWSK_NODE/node_modules/openwhisk/package.json" ]; then
     echo "pwsk: installing npm packages ($PWSK_NPM_PACKAGES) into $PWSK_NODE" >&2
     mkdir -p "$PWSK_NODE"
     # A package.json of our own keeps npm from walking up into some parent project.
