@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pwsk import log, tid
 from pwsk.bus import Bus
 from pwsk.errors import Messages, PwskError, Unauthenticated
+from pwsk.registry import Registry
 from pwsk.settings import Settings
 from pwsk.store import Store
 
@@ -107,10 +108,10 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
     return error_response(500, "Internal server error")
 
 
-def create_app(settings: Settings, store: Store, bus: Bus, *,
+def create_app(settings: Settings, store: Store, bus: Bus, *, registry: Registry | None = None,
                manage_engines: bool = True) -> FastAPI:
     """Build the controller app. With ``manage_engines`` it starts and stops store and bus."""
-    controller = Controller(settings, store, bus)
+    controller = Controller(settings, store, bus, registry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -25,7 +25,7 @@ from pwsk.names import FQN, parse_fqn
 from pwsk.settings import Settings
 from pwsk.store import ACTIVATIONS, Store
 
-from .balancer import LeanBalancer
+from .balancer import Balancer
 from .entities import EntityStore, readable_action, readable_package
 
 logger = log.get("pwsk.controller.invoke")
@@ -57,7 +57,7 @@ class Outcome:
 
 class Activator:
     def __init__(self, settings: Settings, store: Store, entities: EntityStore,
-                 balancer: LeanBalancer) -> None:
+                 balancer: Balancer) -> None:
         self.settings = settings
         self.store = store
         self.entities = entities
@@ -117,7 +117,8 @@ class Activator:
             init_args=[p["key"] for p in resolved.params if p.get("init")],
             cause=cause, binding=resolved.binding, caused_by=caused_by,
         )
-        future = await self.balancer.publish(msg)
+        future = await self.balancer.publish(msg, resolved.action.limits.memory,
+                                             resolved.action.limits.timeout)
         if not blocking:
             future.cancel()
             return Outcome(activation_id, None)
@@ -280,7 +281,7 @@ class Activator:
 
     async def record(self, activation: Activation) -> None:
         """Store an activation the controller made (sequences, triggers)."""
-        self.balancer._remember(activation)
+        self.balancer.remember(activation)
         try:
             await self.store.put(ACTIVATIONS, activation.to_doc())
         except Exception as exc:

@@ -17,10 +17,18 @@ class Settings(BaseSettings):
     store: str = "sqlite://:memory:"
     bus: str = "memory://"
     registry: str = "local://"
+    # lean: one in-process invoker (standalone); sharding: spec 6.1 over the registry's
+    # invokers; auto: lean with the local registry, sharding otherwise.
+    balancer: str = "auto"
     containers: str = "process"
 
     controller_id: int = 0
+    # Controllers in the deployment: each takes 1/cluster_size of every invoker's memory.
+    cluster_size: int = Field(default=1, ge=1)
     invoker_id: int = 0
+    # Stable name an invoker claims its id with (default: host name and the data dir).
+    invoker_name: str = ""
+    port: int = Field(default=10001, ge=1, le=65535)
     # What actions see as __OW_API_HOST; standalone sets it to its own address.
     api_host: str = "http://127.0.0.1:3233"
 

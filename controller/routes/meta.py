@@ -63,6 +63,16 @@ async def ping() -> str:
     return "pong"
 
 
+@router.get("/invokers", summary="Invoker health: up, unhealthy, unresponsive or down")
+async def invokers(caller: Caller, ctl: Ctl) -> dict[str, str]:
+    return ctl.balancer.invoker_states()
+
+
+@router.get("/invokers/healthy/count", summary="How many invokers are up")
+async def healthy_count(caller: Caller, ctl: Ctl) -> int:
+    return sum(s == "up" for s in ctl.balancer.invoker_states().values())
+
+
 @router.get("/api/v1/namespaces", summary="The caller's namespaces")
 async def namespaces(caller: Caller) -> list[str]:
     return [caller.namespace]
