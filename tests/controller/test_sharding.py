@@ -69,8 +69,8 @@ def run_cluster(test: Callable[[Controller, list[Invoker], LocalRegistry], Await
 async def _action(ctl: Controller, name: str) -> Any:
     guest = await ctl.auth.by_namespace("guest")
     assert guest is not None
-    action = Action("guest", name, exec=Exec("python:3.11", code="import os\ndef main(a):\n"
-                                                                  "    return {'pid': os.getpid()}\n"))
+    code = "import os\ndef main(a):\n    return {'pid': os.getpid()}\n"
+    action = Action("guest", name, exec=Exec("python:3.11", code=code))
     await ctl.entities.put(action)
     return guest, await ctl.activator.resolve(guest, FQN("guest", name))
 
