@@ -3,7 +3,9 @@
 Three databases, as OpenWhisk has them: ``subjects`` (identities and namespace limits),
 ``whisks`` (actions, triggers, rules, packages) and ``activations``. Documents are JSON
 objects with ``_id`` and ``_rev``; every write must name the revision it replaces, so two
-writers racing on one document see a ``Conflict`` instead of losing an update.
+writers racing on one document see a ``Conflict`` instead of losing an update. Other
+top-level fields must not start with ``_`` (CouchDB gives such names meaning) or ``pwsk_``
+(the CouchDB store indexes on fields of that name); it refuses them with ``ValueError``.
 
 Entity documents carry ``entityType`` and ``namespace`` (``ns`` or ``ns/pkg``) and ``updated``;
 activation documents carry ``namespace``, ``activationId``, ``start`` and the ``path``

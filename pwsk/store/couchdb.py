@@ -178,10 +178,11 @@ class CouchStore:
             raise ValueError("a document needs a non-empty _id")
         given = doc.get("_rev")
         body = {k: v for k, v in doc.items() if k not in ("_id", "_rev")}
+        reserved = [k for k in body if k.startswith(("_", "pwsk_"))]
+        if reserved:
+            # CouchDB gives "_" fields meaning (``_deleted``, ``_attachments``) or refuses them.
+            raise ValueError(f"document fields reserved by the store: {reserved}")
         if db in (WHISKS, ACTIVATIONS):
-            clash = [k for k in HELPERS if k in body]
-            if clash:
-                raise ValueError(f"fields reserved by the CouchDB store: {clash}")
             body.update(_helpers(db, body))
         if given:
             body["_rev"] = given
