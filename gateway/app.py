@@ -1,0 +1,98 @@
+"""The gateway: the edge in front of one or more controllers.
+
+Every request is forwarded to a controller; a controller that refuses connections is
+skipped for ``RETRY_AFTER_S`` and the request goes to the next one, so a restarting
+controller costs callers nothing but a retry. Requests whose body was already sent are not
+retried (a POST may have started an activation). Responses stream back unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from pwsk import tid
+from pwsk.errors import Messages
+from pwsk.limits import MAX_HTTP_BODY
+
+RETRY_AFTER_S = 5.0
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
+               "proxy-authorization", "proxy-authenticate", "trailer", "host",
+               "content-length"}
+
+
+class Upstreams:
+    """Controllers in round-robin order, minus those recently unreachable."""
+
+    def __init__(self, urls: list[str]) -> None:
+        if not urls:
+            raise ValueError("the gateway needs at least one controller URL")
+        self.urls = [u.rstrip("/") for u in urls]
+        self._down: dict[str, float] = {}
+        self._next = itertools.cycle(range(len(self.urls)))
+
+    def order(self) -> list[str]:
+        start = next(self._next)
+        rotated = self.urls[start:] + self.urls[:start]
+        now = time.monotonic()
+        up = [u for u in rotated if self._down.get(u, 0) <= now]
+        return up + [u for u in rotated if u not in up]
+
+    def mark_down(self, url: str) -> None:
+        self._down[url] = time.monotonic() + RETRY_AFTER_S
+
+
+def create_gateway(controllers: list[str]) -> FastAPI:
+    upstreams = Upstreams(controllers)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(connect=2.0, read=330.0, write=60.0,
+                                                     pool=10.0),
+                               limits=httpx.Limits(max_keepalive_connections=100))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    app = FastAPI(title="pwsk gateway", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
+                                            "OPTIONS"], include_in_schema=False)
+    async def forward(path: str, request: Request) -> Response:
+        transid = tid.from_header(request.headers.get("x-request-id"))
+        body = await request.body()
+        if len(body) > MAX_HTTP_BODY:
+            return JSONResponse({"error": "Request Entity Too Large", "code": transid}, 413)
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_HEADERS
+                   and k.lower() != "x-request-id"]
+        headers.append(("x-request-id", transid))
+        headers.append(("x-forwarded-for", request.client.host if request.client else ""))
+        for url in upstreams.order():
+            upstream = client.build_request(request.method, f"{url}/{path}",
+                                            params=request.url.query, headers=headers,
+                                            content=body)
+            try:
+                response = await client.send(upstream, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                upstreams.mark_down(url)
+                continue
+            except httpx.HTTPError:
+                return JSONResponse({"error": Messages.OVERLOADED, "code": transid}, 502)
+            out_headers = {k: v for k, v in response.headers.items()
+                           if k.lower() not in HOP_HEADERS}
+            return StreamingResponse(response.aiter_raw(), status_code=response.status_code,
+                                     headers=out_headers,
+                                     background=BackgroundTask(response.aclose))
+        return JSONResponse({"error": Messages.OVERLOADED, "code": transid}, 503)
+
+    return app
+
