@@ -26,6 +26,7 @@ from . import log
 from .bus import open_bus
 from .settings import Settings
 from .store import open_store
+from .system import SystemServices
 
 DEFAULT_PORT = 3233
 # A development box runs demos and test loops: OpenWhisk's deployment throttles (60 per
@@ -61,6 +62,7 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     await store.start()
     await bus.start()
     invoker = Invoker(settings, store, bus, open_factory(settings.containers, settings.api_host))
+    system = SystemServices(settings, store)
     app = create_app(settings, store, bus, manage_engines=False)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning",
                             http="httptools", access_log=False, timeout_graceful_shutdown=10)
@@ -77,8 +79,10 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         loop.add_signal_handler(sig, on_signal)
     try:
         await invoker.start()
+        await system.start()
         await server.serve()
     finally:
+        await system.stop()
         await invoker.stop()
         await bus.stop()
         await store.stop()
