@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pwsk import log, tid
 from pwsk.bus import Bus
+from pwsk.docstore import DocStore
 from pwsk.errors import Messages, PwskError, Unauthenticated
 from pwsk.registry import Registry
 from pwsk.settings import Settings
@@ -26,7 +27,7 @@ from pwsk.store import Store
 
 from . import openapi
 from .core import Controller
-from .routes import actions, activations, apigw, meta, packages, rules, triggers, web
+from .routes import actions, activations, apigw, couch, meta, packages, rules, triggers, web
 
 logger = log.get("pwsk.controller")
 
@@ -109,9 +110,12 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, store: Store, bus: Bus, *, registry: Registry | None = None,
-               manage_engines: bool = True) -> FastAPI:
-    """Build the controller app. With ``manage_engines`` it starts and stops store and bus."""
-    controller = Controller(settings, store, bus, registry)
+               docstore: DocStore | None = None, manage_engines: bool = True) -> FastAPI:
+    """Build the controller app. With ``manage_engines`` it starts and stops store and bus.
+
+    ``docstore`` (embedded deployment) is served at ``/couch/{ns}/`` for actions' data.
+    """
+    controller = Controller(settings, store, bus, registry, docstore)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -139,7 +143,7 @@ def create_app(settings: Settings, store: Store, bus: Bus, *, registry: Registry
 
     app.openapi = openapi_with_schemas  # type: ignore[method-assign]
     # apigw before web: its management paths live under /api/v1/web/whisk.system/apimgmt.
-    for module in (meta, actions, triggers, rules, packages, activations, apigw, web):
+    for module in (meta, actions, triggers, rules, packages, activations, apigw, web, couch):
         app.include_router(module.router)
     handlers: dict[Any, Any] = {
         PwskError: _pwsk_error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pwsk.bus import Bus
+from pwsk.docstore import DocStore
 from pwsk.entities import Action, Exec
 from pwsk.errors import Conflict
 from pwsk.names import FQN
@@ -29,6 +30,7 @@ class Controller:
     entities: EntityStore = field(init=False)
     balancer: Balancer = field(init=False)
     registry: Registry | None = None
+    docstore: DocStore | None = None
     activator: Activator = field(init=False)
     throttles: Throttles = field(init=False)
 

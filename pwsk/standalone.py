@@ -24,6 +24,7 @@ from invoker.service import Invoker
 
 from . import log
 from .bus import open_bus
+from .docstore import DocStore
 from .settings import Settings
 from .store import open_store
 from .system import SystemServices
@@ -63,7 +64,9 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     await bus.start()
     invoker = Invoker(settings, store, bus, open_factory(settings.containers, settings.api_host))
     system = SystemServices(settings, store)
-    app = create_app(settings, store, bus, manage_engines=False)
+    docstore = DocStore(data_dir / "userdata.db")
+    await docstore.start()
+    app = create_app(settings, store, bus, docstore=docstore, manage_engines=False)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning",
                             http="httptools", access_log=False, timeout_graceful_shutdown=10)
     server = _Server(config)
@@ -84,6 +87,7 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     finally:
         await system.stop()
         await invoker.stop()
+        await docstore.stop()
         await bus.stop()
         await store.stop()
 
