@@ -1,0 +1,1 @@
+"""The sample application: the IoT brewery's actions, simulator and manifest."""

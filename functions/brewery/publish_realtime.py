@@ -1,0 +1,44 @@
+"""``publish-realtime``: forward a reading to the gateway's realtime channel.
+
+``realtime_url`` is the channel's publish URL (default
+``$__OW_API_HOST/realtime/brewery``); the call carries the action's API key. Without a
+reachable channel the reading is reported as not published (the rule's other actions
+still store it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+try:
+    from .common import ReadingError, parse_reading
+except ImportError:  # deployed: common.py sits next to __main__.py
+    from common import ReadingError, parse_reading  # type: ignore[no-redef]
+
+TIMEOUT_S = 5
+
+
+def main(args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        reading = parse_reading(args)
+    except ReadingError as exc:
+        return {"error": str(exc)}
+    url = args.get("realtime_url") or os.environ.get("__OW_API_HOST", "") + "/realtime/brewery"
+    headers = {"Content-Type": "application/json"}
+    key = os.environ.get("__OW_API_KEY")
+    if key:
+        headers["Authorization"] = "Basic " + base64.b64encode(key.encode()).decode()
+    req = urllib.request.Request(url, data=json.dumps(reading.to_json()).encode(),
+                                 method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+            return {"published": True, "status": resp.status, **reading.to_json()}
+    except urllib.error.HTTPError as err:
+        return {"error": f"the realtime channel answered {err.code}"}
+    except (urllib.error.URLError, TimeoutError) as err:
+        return {"error": f"the realtime channel is unreachable: {err}"}

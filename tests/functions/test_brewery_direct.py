@@ -1,0 +1,132 @@
+"""The brewery actions called directly (``main(args)``), against the embedded store."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from functions.brewery import (
+    check_threshold,
+    get_latest,
+    notify_telegram,
+    save_measurement,
+    set_threshold,
+)
+from tests.servers import Server
+
+
+@pytest.fixture
+def db(server: Server, name: str) -> dict[str, Any]:
+    return {"db_url": f"{server.url}/couch/_", "db_auth": server.auth, "db_name": name}
+
+
+def reading(value: float, ts: int, tank: str = "mash", sensor: str = "temperature",
+            **extra: Any) -> dict[str, Any]:
+    unit = {"temperature": "C", "level": "%"}.get(sensor, "state")
+    return {"tank": tank, "sensor": sensor, "value": value, "unit": unit, "timestamp": ts,
+            **extra}
+
+
+def test_save_measurement_stores_once(db: dict[str, Any]) -> None:
+    first = save_measurement.main(reading(64.9, 1000, **db))
+    assert first["stored"] == "reading:mash:temperature:0000000001000"
+    assert first["duplicate"] is False
+    again = save_measurement.main(reading(64.9, 1000, **db))
+    assert again["duplicate"] is True
+
+
+@pytest.mark.parametrize("bad,fragment", [
+    ({"tank": "vat"}, "tank must be one of"),
+    ({"sensor": "smell"}, "sensor must be one of"),
+    ({"value": "hot"}, "value must be a finite number"),
+    ({"value": float("nan")}, "value must be a finite number"),
+    ({"unit": "F"}, "unit of temperature must be 'C'"),
+    ({"timestamp": -1}, "timestamp must be epoch milliseconds"),
+])
+def test_bad_readings_are_errors(db: dict[str, Any], bad: dict[str, Any], fragment: str) -> None:
+    out = save_measurement.main({**reading(65, 1, **db), **bad})
+    assert fragment in out["error"]
+
+
+def test_threshold_alarms_once_per_episode(db: dict[str, Any]) -> None:
+    events = [check_threshold.main(reading(v, i, **db))["event"]
+              for i, v in enumerate([65, 66.9, 67.5, 68, 67.2, 66.6, 66.4, 66, 67.1, 68])]
+    assert events == ["none", "none", "alarm", "none", "none", "none", "clear", "none",
+                      "alarm", "none"]
+
+
+def test_thresholds_from_params_and_dashboard(db: dict[str, Any]) -> None:
+    out = check_threshold.main(reading(60, 1, thresholds={"mash:temperature": 59}, **db))
+    assert out["event"] == "alarm" and out["max"] == 59
+    assert "above the maximum of 59 C" in out["message"]
+    set_out = set_threshold.main({"tank": "boil", "sensor": "temperature", "max": "99.5", **db})
+    assert set_out["ok"] is True and set_out["thresholds"]["boil:temperature"] == 99.5
+    assert check_threshold.main(reading(100, 2, tank="boil", **db))["event"] == "alarm"
+    bad = set_threshold.main({"tank": "boil", "sensor": "temperature", "max": "lots", **db})
+    assert bad["error"]["statusCode"] == 400
+
+
+def test_get_latest_returns_history_window(db: dict[str, Any]) -> None:
+    now = 10_000_000
+    for i in range(5):
+        save_measurement.main(reading(60 + i, now - (4 - i) * 60_000, **db))
+    save_measurement.main(reading(50, now - 3_600_000 - 1, **db))  # outside the window
+    save_measurement.main(reading(80, now, tank="boil", sensor="level", **db))
+    out = get_latest.main({"minutes": 60, "now": now, **db})
+    assert out["latest"]["mash:temperature"]["value"] == 64
+    assert [p[1] for p in out["history"]["mash:temperature"]] == [60, 61, 62, 63, 64]
+    assert out["latest"]["boil:level"]["unit"] == "%"
+    assert out["thresholds"]["mash:temperature"] == 67.0
+    assert get_latest.main({"minutes": 0, **db})["error"]["statusCode"] == 400
+    assert get_latest.main({"tank": "vat", **db})["error"]["statusCode"] == 400
+
+
+class _Telegram(BaseHTTPRequestHandler):
+    sent: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        ok = self.path == "/botTOKEN/sendMessage"
+        if ok:
+            _Telegram.sent.append(body)
+        answer = ({"ok": True, "result": {"message_id": len(_Telegram.sent), "text": body["text"]}}
+                  if ok else {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        data = json.dumps(answer).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def telegram() -> Iterator[str]:
+    _Telegram.sent = []
+    srv = HTTPServer(("127.0.0.1", 0), _Telegram)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_notify_telegram(telegram: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    event = {"event": "alarm", "message": "ALARM: hot", "telegram_api": telegram}
+    assert notify_telegram.main({"event": "none"}) == {"sent": False, "reason": "no event"}
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    dry = notify_telegram.main(event)
+    assert dry["dry_run"] is True and dry["text"] == "ALARM: hot"
+    monkeypatch.setenv("TELEGRAM_TOKEN", "TOKEN")
+    monkeypatch.setenv("TELEGRAM_CHAT_ID", "42")
+    sent = notify_telegram.main(event)
+    assert sent["sent"] is True and _Telegram.sent == [{"chat_id": "42", "text": "ALARM: hot"}]
+    monkeypatch.setenv("TELEGRAM_TOKEN", "WRONG")
+    assert notify_telegram.main(event)["error"] == "Telegram refused the message: Unauthorized"
