@@ -29,7 +29,14 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import httpx
 import orjson
 
-from ..errors import Conflict, InternalError, Messages, NotFound, ServiceUnavailable
+from ..errors import (
+    Conflict,
+    InternalError,
+    Messages,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from .base import (
     ACTIVATIONS,
     DATABASES,
@@ -191,6 +198,9 @@ class CouchStore:
                                         and "rev" in resp.text):
             # 400 "Invalid rev format": a revision this store never made, so a stale one.
             raise Conflict(Messages.CONCURRENT_MODIFICATION if given else Messages.EXISTS)
+        if resp.status_code == 413:
+            # Over CouchDB's max_document_size (8 MB by default; action code may be 48 MB).
+            raise PayloadTooLarge(engine="couchdb", doc_id=doc_id, reason=resp.text[:200])
         self._expect(resp, 201, 202)
         rev: str = self._json(resp)["rev"]
         return rev
@@ -247,11 +257,13 @@ class CouchStore:
         if limit <= 0:
             return []
         fields = _INDEXES[db][index]
-        if window:
-            selector = {**selector, "pwsk_sort": window}
+        # Always a range on the sort field (null sorts before every number): with one,
+        # pouchdb-server applies skip/limit in the index instead of after loading every match
+        # (5 ms instead of 38 ms for 30 of 500 entities).
+        selector = {**selector, "pwsk_sort": window or {"$gt": None}}
         resp = await self._request("POST", f"/{self._db(db)}/_find", json={
             "selector": selector, "sort": [{f: "asc"} for f in fields],
-            "use_index": [FIND_DDOC, index], "skip": skip, "limit": limit})
+            "use_index": [f"_design/{FIND_DDOC}", index], "skip": skip, "limit": limit})
         self._expect(resp, 200)
         return [_strip(doc) for doc in self._json(resp)["docs"]]
 

@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from pwsk.errors import InternalError, ServiceUnavailable
+from pwsk.errors import InternalError, PayloadTooLarge, ServiceUnavailable
 from pwsk.store import ACTIVATIONS, SUBJECTS, WHISKS, ActivationQuery, EntityQuery, open_store
 from pwsk.store.couchdb import HELPERS, CouchStore
 from tests.servers import free_port
@@ -192,4 +192,16 @@ async def test_a_refused_request_is_an_internal_error() -> None:
     await store.start()
     with pytest.raises(InternalError):
         await store.list_entities(EntityQuery("action", "ns"))
+    await store.stop()
+
+
+async def test_a_document_over_the_engine_size_limit_is_payload_too_large() -> None:
+    # CouchDB 3 refuses documents over max_document_size (8 MB unless configured).
+    transport, _ = fake_engine(
+        lambda r: httpx.Response(413, json={"error": "document_too_large"})
+        if r.method == "PUT" and r.url.path.endswith("/big") else None)
+    store = CouchStore("http://couch:5984", transport=transport)
+    await store.start()
+    with pytest.raises(PayloadTooLarge):
+        await store.put(WHISKS, {"_id": "big", "exec": {"code": "x"}})
     await store.stop()
