@@ -10,6 +10,11 @@ the same arguments and have the same methods. Each method is described once, as 
 built by ``_Calls`` (path, query, body and how to read the answer), so the two transports
 differ only in how they send it.
 
+API routes (``wsk api``) go through OpenWhisk's API-management web actions,
+``/api/v1/web/whisk.system/apimgmt/{createApi,getApi,deleteApi}.http``, as wsk does; each
+call carries the ``spaceguid`` (the key's UUID) and ``accesstoken`` query parameters that the
+API gateway expects.
+
 Entity names may be qualified as the CLI writes them: ``name``, ``pkg/name``,
 ``/ns/name``, ``/ns/pkg/name`` (see ``pwsk.names``); unqualified names live in the client's
 namespace, ``_`` by default (the caller's own).
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -48,6 +54,11 @@ Verbose = Callable[[str], None]
 DEFAULT_TIMEOUT = httpx.Timeout(65.0, connect=10.0)
 VERBOSE_BODY_LIMIT = 1000
 ACTIVATION_ID_HEADER = "x-openwhisk-activation-id"
+APIMGMT = "/web/whisk.system/apimgmt"
+# wsk sends this when no APIGW_ACCESS_TOKEN is configured; the gateway then trusts the key.
+DEFAULT_APIGW_TOKEN = "DUMMY TOKEN"
+# wsk's DefaultObfuscateArr: passwords in bodies never reach a --verbose trace.
+_PASSWORD = re.compile(r'"[Pp]assword":\s*".*"')
 
 
 class ClientError(Exception):
@@ -120,6 +131,7 @@ class Call(Generic[T]):
     params: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
     check: bool = True
+    root: bool = False  # ``path`` is under the host, not the API base (SDK downloads)
 
 
 def base_url(apihost: str, apiversion: str = "v1") -> str:
@@ -188,6 +200,21 @@ def _logs(response: httpx.Response) -> list[str]:
     return [str(line) for line in logs]
 
 
+def _apis(response: httpx.Response) -> list[Json]:
+    apis = _obj(response).get("apis") or []
+    if not isinstance(apis, list):
+        raise ClientError(response.status_code, "The server sent an API list that is not a list.")
+    return [api for api in apis if isinstance(api, dict)]
+
+
+def _nothing(response: httpx.Response) -> None:
+    return None
+
+
+def _content(response: httpx.Response) -> bytes:
+    return response.content
+
+
 def _fired(response: httpx.Response) -> str | None:
     # 204: the trigger has no active rule, so nothing ran and no activation was recorded.
     if response.status_code == 204 or not response.content:
@@ -220,8 +247,9 @@ def _flag(value: bool) -> str:
 class _Calls:
     """Every endpoint as a ``Call``; no I/O here, so both clients share it."""
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, gateway: Mapping[str, str] | None = None) -> None:
         self.namespace = namespace or DEFAULT_NAMESPACE
+        self.gateway = dict(gateway or {})  # spaceguid and accesstoken for API management
 
     def fqn(self, name: str) -> FQN:
         try:
@@ -318,6 +346,35 @@ class _Calls:
             extra["docs"] = "true"
         return self.listing("activations", namespace, limit, skip, extra)
 
+    def refresh_packages(self, namespace: str | None) -> Call[Json]:
+        return Call("POST", f"{self.ns(namespace)}/packages/refresh", _obj)
+
+    # API routes
+    def api_options(self, **options: str | int | None) -> dict[str, str]:
+        chosen = {k: str(v) for k, v in options.items() if v is not None and v != ""}
+        return {**chosen, **self.gateway}
+
+    def create_api(self, apidoc: Json, response_type: str | None) -> Call[Json]:
+        params = self.api_options(responsetype=response_type)
+        return Call("POST", f"{APIMGMT}/createApi.http", _obj, params, {"apidoc": apidoc})
+
+    def get_apis(
+        self,
+        basepath: str | None,
+        relpath: str | None,
+        operation: str | None,
+        limit: int | None,
+        skip: int | None,
+    ) -> Call[list[Json]]:
+        params = self.api_options(
+            basepath=basepath, relpath=relpath, operation=operation, limit=limit, skip=skip
+        )
+        return Call("GET", f"{APIMGMT}/getApi.http", _apis, params)
+
+    def delete_api(self, basepath: str, relpath: str | None, operation: str | None) -> Call[None]:
+        params = self.api_options(basepath=basepath, relpath=relpath, operation=operation)
+        return Call("DELETE", f"{APIMGMT}/deleteApi.http", _nothing, params)
+
     def activation(self, activation_id: str, namespace: str | None, tail: str = "") -> str:
         return f"{self.ns(namespace)}/activations/{quote_segment(activation_id)}{tail}"
 
@@ -353,27 +410,41 @@ class _Base:
         namespace: str = DEFAULT_NAMESPACE,
         apiversion: str = "v1",
         insecure: bool = False,
+        cert: str | None = None,
+        key: str | None = None,
+        apigw_access_token: str | None = None,
         verbose: Verbose | None = None,
         verbose_body_limit: int | None = VERBOSE_BODY_LIMIT,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         user_agent: str | None = None,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``transport`` replaces the network (e.g. ``httpx.MockTransport`` in tests)."""
+        """``transport`` replaces the network (e.g. ``httpx.MockTransport`` in tests).
+
+        ``cert``/``key`` are a client certificate (PEM) and its key for mutual TLS; a
+        certificate that cannot be loaded raises ``ValueError``.
+        """
         self.base = base_url(apihost, apiversion)
+        self.root = str(httpx.URL(self.base).copy_with(path="/", query=None)).rstrip("/")
         self.auth = auth
         self.insecure = insecure
         self._verbose = verbose
         self._limit = verbose_body_limit
         self._timeout = timeout
-        self._calls = _Calls(namespace)
+        self._verify = _tls(insecure, cert, key)
+        gateway = {"accesstoken": apigw_access_token or DEFAULT_APIGW_TOKEN}
+        if auth:
+            gateway = {"spaceguid": auth.split(":", 1)[0], **gateway}
+        self._calls = _Calls(namespace, gateway)
         self._headers = {
             "Accept": "application/json",
             "User-Agent": user_agent or f"pwsk/{__version__}",
         }
+        self._secrets: list[str] = []
         if auth:
             token = base64.b64encode(auth.encode()).decode("ascii")
             self._headers["Authorization"] = f"Basic {token}"
+            self._secrets = [auth, token]
         self._connect(transport)
 
     def _connect(self, transport: Any) -> None:
@@ -385,13 +456,16 @@ class _Base:
 
     def _request(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
         headers = dict(self._headers)
+        if call.root:
+            # Like wsk's SDK download: a plain GET under the host, without the key.
+            headers = {k: v for k, v in headers.items() if k != "Authorization"}
         content = None
         if call.body is not None:
             content = orjson.dumps(call.body)
             headers["Content-Type"] = "application/json"
         request = http.build_request(
             call.method,
-            self.base + call.path,
+            (self.root if call.root else self.base) + call.path,
             params=dict(call.params),
             content=content,
             headers=headers,
@@ -414,11 +488,18 @@ class _Base:
             return NetworkError(f"{target}: the request timed out ({type(exc).__name__})")
         return NetworkError(f"{target}: {exc or type(exc).__name__}")
 
+    def _redact(self, text: str) -> str:
+        """Hide the key (plain or base64, e.g. a feed's ``authKey``) and passwords."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _PASSWORD.sub('"password": "******"', text)
+
     def _truncate(self, body: bytes) -> str:
-        text = body.decode("utf-8", "replace")
-        if self._limit is not None and len(body) > self._limit:
-            return body[: self._limit].decode("utf-8", "ignore") + "..."
-        return text
+        # Redact first, so that a cut never leaves half a key behind.
+        data = self._redact(body.decode("utf-8", "replace")).encode()
+        if self._limit is not None and len(data) > self._limit:
+            return data[: self._limit].decode("utf-8", "ignore") + "..."
+        return data.decode()
 
     def _headers_text(self, headers: httpx.Headers) -> str:
         shown = {
@@ -427,7 +508,8 @@ class _Base:
         return json.dumps(shown, indent=4)
 
     def _describe_request(self, request: httpx.Request) -> str:
-        lines = ["REQUEST:", f"[{request.method}]\t{request.url}", "Req Headers"]
+        url = self._redact(str(request.url))
+        lines = ["REQUEST:", f"[{request.method}]\t{url}", "Req Headers"]
         lines.append(self._headers_text(request.headers))
         if request.content:
             lines += ["Req Body", self._truncate(request.content)]
@@ -441,15 +523,25 @@ class _Base:
         return "\n".join(lines)
 
 
+def _tls(insecure: bool, cert: str | None, key: str | None) -> Any:
+    """httpx's ``verify``: a bool, or an SSL context that carries a client certificate."""
+    if not cert:
+        return not insecure
+    context = httpx.create_ssl_context(verify=not insecure)
+    try:
+        context.load_cert_chain(cert, key or None)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"Unable to load the client certificate '{cert}': {exc}") from None
+    return context
+
+
 class Client(_Base):
     """Blocking client; use as a context manager or call ``close()``."""
 
     _http: httpx.Client
 
     def _connect(self, transport: Any) -> None:
-        self._http = httpx.Client(
-            timeout=self._timeout, verify=not self.insecure, transport=transport
-        )
+        self._http = httpx.Client(timeout=self._timeout, verify=self._verify, transport=transport)
 
     def __enter__(self) -> Client:
         return self
@@ -579,6 +671,40 @@ class Client(_Base):
     def delete_package(self, name: str, *, force: bool = False) -> Json:
         return self.send(self._calls.delete_package(name, force))
 
+    def refresh_packages(self, *, namespace: str | None = None) -> Json:
+        """``POST packages/refresh``: ``{added, updated, deleted}`` provider bindings."""
+        return self.send(self._calls.refresh_packages(namespace))
+
+    # API routes
+    def create_api(self, apidoc: Json, *, response_type: str | None = None) -> Json:
+        """Create a route (or every route of a Swagger ``apidoc``); the API's description."""
+        return self.send(self._calls.create_api(apidoc, response_type))
+
+    def get_apis(
+        self,
+        basepath: str | None = None,
+        relpath: str | None = None,
+        operation: str | None = None,
+        *,
+        limit: int | None = None,
+        skip: int | None = None,
+    ) -> list[Json]:
+        """``[{id, key, value: {gwApiUrl, apidoc: <Swagger 2.0>, ...}}]``; all without filters.
+
+        ``basepath`` may also be an API name.
+        """
+        return self.send(self._calls.get_apis(basepath, relpath, operation, limit, skip))
+
+    def delete_api(
+        self, basepath: str, relpath: str | None = None, operation: str | None = None
+    ) -> None:
+        """Delete an API (by base path or name), one path of it, or one operation."""
+        self.send(self._calls.delete_api(basepath, relpath, operation))
+
+    def download(self, path: str) -> bytes:
+        """``GET {host}/{path}`` without the key, as ``wsk sdk install`` fetches SDKs."""
+        return self.send(Call("GET", "/" + path.lstrip("/"), _content, root=True))
+
     # activations
     def list_activations(
         self,
@@ -615,7 +741,7 @@ class AsyncClient(_Base):
 
     def _connect(self, transport: Any) -> None:
         self._http = httpx.AsyncClient(
-            timeout=self._timeout, verify=not self.insecure, transport=transport
+            timeout=self._timeout, verify=self._verify, transport=transport
         )
 
     async def __aenter__(self) -> AsyncClient:
@@ -739,6 +865,32 @@ class AsyncClient(_Base):
 
     async def delete_package(self, name: str, *, force: bool = False) -> Json:
         return await self.send(self._calls.delete_package(name, force))
+
+    async def refresh_packages(self, *, namespace: str | None = None) -> Json:
+        return await self.send(self._calls.refresh_packages(namespace))
+
+    # API routes
+    async def create_api(self, apidoc: Json, *, response_type: str | None = None) -> Json:
+        return await self.send(self._calls.create_api(apidoc, response_type))
+
+    async def get_apis(
+        self,
+        basepath: str | None = None,
+        relpath: str | None = None,
+        operation: str | None = None,
+        *,
+        limit: int | None = None,
+        skip: int | None = None,
+    ) -> list[Json]:
+        return await self.send(self._calls.get_apis(basepath, relpath, operation, limit, skip))
+
+    async def delete_api(
+        self, basepath: str, relpath: str | None = None, operation: str | None = None
+    ) -> None:
+        await self.send(self._calls.delete_api(basepath, relpath, operation))
+
+    async def download(self, path: str) -> bytes:
+        return await self.send(Call("GET", "/" + path.lstrip("/"), _content, root=True))
 
     # activations
     async def list_activations(

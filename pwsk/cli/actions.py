@@ -21,6 +21,7 @@ from .common import (
     failing,
     find_field,
     global_options,
+    json_option,
     namespace_label,
     ok,
     param_options,
@@ -296,6 +297,7 @@ def update(args: tuple[str, ...], **opts: Any) -> None:
     is_flag=True,
     help="Blocking invoke; show only the activation result (unless there is a failure).",
 )
+@json_option
 @global_options()
 def invoke(
     args: tuple[str, ...],
@@ -303,6 +305,7 @@ def invoke(
     param_file: str | None,
     blocking: bool,
     result: bool,
+    as_json: bool,
     **_: Any,
 ) -> None:
     """Invoke an action.
@@ -311,6 +314,7 @@ def invoke(
       pwsk action invoke hello                 # prints the activation id
       pwsk action invoke hello -b -p name Ada  # waits, prints the activation record
       pwsk action invoke hello -r              # waits, prints only the result
+      pwsk action invoke hello --json          # {"activationId": "..."}
     """
     check_args(args, 1, 1, "An action name is required.")
     fqn = qualify(args[0])
@@ -318,6 +322,14 @@ def invoke(
     blocking = blocking or result
     with failing(f"Unable to invoke action '{fqn.relative}'", usage=True):
         run = state().client().invoke(str(fqn), payload, blocking=blocking, result=result)
+    if as_json:
+        # The server's answer on stdout whatever the outcome; the exit code tells which.
+        print_json(run.body if run.body is not None else {"activationId": run.activation_id})
+        if run.pending and blocking:
+            click.get_current_context().exit(EXIT_TIMED_OUT)
+        if not run.succeeded and not run.pending:
+            click.get_current_context().exit(exit_code_for_status(run.status))
+        return
     report_invocation(fqn, run, blocking=blocking, header=not result)
 
 
@@ -377,6 +389,9 @@ def get(
     with failing(f"Unable to get action '{fqn.relative}'", usage=True):
         entity = state().client().get_action(str(fqn), code=saving)
     if url:
+        if as_json:
+            print_json({"url": action_url(entity, fqn)})
+            return
         ok(f"got action {bold(fqn.name)}")
         click.echo(action_url(entity, fqn))
     elif summary:

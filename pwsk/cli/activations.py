@@ -15,6 +15,7 @@ from .common import (
     failing,
     find_field,
     global_options,
+    json_option,
     namespace_label,
     ok,
     print_json,
@@ -186,19 +187,26 @@ def get(
 @click.argument("args", nargs=-1, metavar="(ACTIVATION_ID | --last)")
 @click.option("-l", "--last", is_flag=True, help="Use the most recent activation.")
 @click.option("-r", "--strip", is_flag=True, help="Strip timestamp and stream information.")
+@json_option
 @global_options()
-def logs(args: tuple[str, ...], last: bool, strip: bool, **_: Any) -> None:
+def logs(args: tuple[str, ...], last: bool, strip: bool, as_json: bool, **_: Any) -> None:
     """Get the logs of an activation.
 
     \b
+      pwsk activation logs 44794bd6aab74415b4e42a308d880e5b
       pwsk activation logs --last --strip
     """
     args = _last_flag(args, last, "Unable to get logs for activation")
     check_args(args, 1, 1, "An activation ID is required.")
     with failing(f"Unable to get logs for activation '{args[0]}'"):
         lines = state().client().activation_logs(args[0])
+    if strip:
+        lines = [strip_timestamp(line) for line in lines]
+    if as_json:
+        print_json(lines)
+        return
     for line in lines:
-        click.echo(strip_timestamp(line) if strip else line)
+        click.echo(line)
 
 
 @activation.command("result")

@@ -22,7 +22,7 @@ import click
 from pwsk.errors import PwskError
 from pwsk.names import FQN, parse_fqn
 
-from .config import Properties, load_properties
+from .config import DEFAULT_NAMESPACE, Properties, load_properties
 
 if TYPE_CHECKING:
     from pwsk.client import Client, ClientError
@@ -58,23 +58,33 @@ class CliError(click.ClickException):
             click.echo(f"Run '{self.command_path} --help' for usage.", err=True)
 
 
-def failed(what: str, exc: ClientError, *, usage: bool = False) -> CliError:
-    """``Unable to create action 'x': <server message> (code <tid>)`` with wsk's exit code."""
+def failed(
+    what: str, exc: ClientError, *, usage: bool = False, exit_code: int | None = None
+) -> CliError:
+    """``Unable to create action 'x': <server message> (code <tid>)`` with wsk's exit code.
+
+    That code is ``status - 256`` unless the command fixes one (wsk's ``api`` commands exit 1).
+    """
     from pwsk.client import NetworkError
 
-    code = EXIT_NETWORK if isinstance(exc, NetworkError) else exit_code_for_status(exc.status)
+    if isinstance(exc, NetworkError):
+        code = EXIT_NETWORK
+    elif exit_code is not None:
+        code = exit_code
+    else:
+        code = exit_code_for_status(exc.status)
     return CliError(f"{what}: {exc}", code, usage=usage)
 
 
 @contextmanager
-def failing(what: str, *, usage: bool = False) -> Iterator[None]:
+def failing(what: str, *, usage: bool = False, exit_code: int | None = None) -> Iterator[None]:
     """Turn a ``ClientError`` raised inside the block into ``failed(what, ...)``."""
     from pwsk.client import ClientError
 
     try:
         yield
     except ClientError as exc:
-        raise failed(what, exc, usage=usage) from None
+        raise failed(what, exc, usage=usage, exit_code=exit_code) from None
 
 
 # --- global flags and the client ---------------------------------------------------------
@@ -87,6 +97,8 @@ class State:
     auth: str | None = None
     apihost: str | None = None
     apiversion: str | None = None
+    cert: str | None = None
+    key: str | None = None
     insecure: bool = False
     verbose: bool = False
     debug: bool = False
@@ -105,6 +117,10 @@ class State:
                 props.apihost = self.apihost.rstrip("/")
             if self.apiversion:
                 props.apiversion = self.apiversion
+            if self.cert:
+                props.cert = self.cert
+            if self.key:
+                props.key = self.key
             self._props = props
         return self._props
 
@@ -127,16 +143,22 @@ class State:
                 "Authorization key is not configured (--auth is required)", EXIT_USAGE, usage=True
             )
         hook = _verbose_echo if (self.verbose or self.debug) else None
-        self._client = Client(
-            props.apihost,
-            props.auth,
-            namespace=props.namespace,
-            apiversion=props.apiversion,
-            insecure=self.insecure,
-            verbose=hook,
-            verbose_body_limit=None if self.debug else 1000,
-            transport=self.transport,
-        )
+        try:
+            self._client = Client(
+                props.apihost,
+                props.auth,
+                namespace=DEFAULT_NAMESPACE,  # wsk ignores NAMESPACE: "_" is the key's own
+                apiversion=props.apiversion,
+                insecure=self.insecure,
+                cert=props.cert or None,
+                key=props.key or None,
+                apigw_access_token=props.apigw_access_token or None,
+                verbose=hook,
+                verbose_body_limit=None if self.debug else 1000,
+                transport=self.transport,
+            )
+        except ValueError as exc:  # a client certificate that does not load
+            raise CliError(str(exc)) from None
         ctx = click.get_current_context(silent=True)
         if ctx is not None:
             ctx.find_root().call_on_close(self._client.close)
@@ -182,6 +204,20 @@ _GLOBALS: dict[str, Callable[[F], F]] = {
         expose_value=False,
         callback=_store("apiversion"),
         help="Whisk API VERSION (v1).",
+    ),
+    "cert": click.option(
+        "--cert",
+        metavar="FILE",
+        expose_value=False,
+        callback=_store("cert"),
+        help="Client certificate FILE (PEM), for mutual TLS.",
+    ),
+    "key": click.option(
+        "--key",
+        metavar="FILE",
+        expose_value=False,
+        callback=_store("key"),
+        help="Client key FILE (PEM) for --cert.",
     ),
     "insecure": click.option(
         "-i",
@@ -265,7 +301,7 @@ def param_options(fn: F) -> F:
 def qualify(name: str) -> FQN:
     """Parse ``name``/``pkg/name``/``/ns[/pkg]/name``; unqualified means the default namespace."""
     try:
-        return parse_fqn(name, state().props.namespace)
+        return parse_fqn(name, DEFAULT_NAMESPACE)
     except PwskError as exc:
         raise CliError(
             f"'{name}' is not a valid qualified name: {exc.message}", usage=True
@@ -322,6 +358,13 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
 
 def print_json(value: Any, *, sort_keys: bool = False, err: bool = False) -> None:
     click.echo(dumps(value, sort_keys=sort_keys), err=err)
+
+
+def json_option(fn: F) -> F:
+    """``--json``: print only the structured result, as JSON, for scripts."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print only the result, as JSON."
+    )(fn)
 
 
 def find_field(entity: dict[str, Any], field_name: str, known: tuple[str, ...]) -> Any:

@@ -4,6 +4,9 @@ Precedence, lowest first: built-in defaults, the properties file, ``WHISK_*`` en
 variables, then command-line flags (applied by the caller). The file is ``$WSK_CONFIG_FILE``
 when that variable is set (even to an empty or missing path, which means "no file"), else
 ``~/.wskprops``; it holds ``KEY=value`` lines, ``#`` starts a comment.
+
+``NAMESPACE`` is read (``property get`` and wskdeploy show it) but, as in the current wsk,
+never used to address entities: unqualified names always mean ``_``, the key's own namespace.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Properties:
     namespace: str = DEFAULT_NAMESPACE
     cert: str = ""
     key: str = ""
+    apigw_access_token: str = ""
 
 
 def props_path(env: Mapping[str, str] | None = None) -> Path | None:
@@ -95,6 +99,7 @@ def load_properties(env: Mapping[str, str] | None = None) -> Properties:
         namespace=props.get("NAMESPACE") or DEFAULT_NAMESPACE,
         cert=props.get("CERT", ""),
         key=props.get("KEY", ""),
+        apigw_access_token=props.get("APIGW_ACCESS_TOKEN", ""),
     )
     if env.get("WHISK_AUTH"):
         result.auth = env["WHISK_AUTH"]

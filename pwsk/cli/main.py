@@ -1,9 +1,10 @@
 """The ``pwsk`` command: a wsk-compatible CLI for pwsk and any OpenWhisk deployment.
 
 Commands mirror ``wsk``'s (action, activation, package, rule, trigger, namespace, property,
-list) with the same flags, messages and exit codes, plus ``standalone`` to run a server.
-Global flags (``-u``, ``--apihost``, ``-i``, ``-v``...) are accepted before or after the
-command, as wsk accepts them.
+list, api, sdk, project) with the same flags, messages and exit codes, plus ``standalone`` to
+run a server and ``completion`` to print a shell completion script. Global flags (``-u``,
+``--apihost``, ``-i``, ``-v``...) are accepted before or after the command, as wsk accepts
+them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from pwsk import __version__
 
 from .actions import action
 from .activations import activation
+from .apis import api
 from .common import EXIT_USAGE, CliError, global_options
 from .namespaces import get as namespace_get
 from .namespaces import namespace
 from .packages import package
+from .project import project
 from .properties import property_
 from .rules import rule
+from .sdk import completion, sdk
 from .standalone import standalone
 from .triggers import trigger
 
@@ -84,10 +88,24 @@ def cli() -> None:
       pwsk action create hello hello.py
       pwsk action invoke hello -p name Ada --result
       pwsk activation list
+    Shell completion: eval "$(pwsk completion bash)"
     """
 
 
-for command in (action, activation, package, rule, trigger, namespace, property_, standalone):
+for command in (
+    action,
+    activation,
+    package,
+    rule,
+    trigger,
+    sdk,
+    property_,
+    namespace,
+    api,
+    project,
+    standalone,
+    completion,
+):
     cli.add_command(command)
 cli.add_command(namespace_get, name="list")
 

@@ -12,6 +12,7 @@ from .common import (
     echo_table,
     failing,
     global_options,
+    json_option,
     namespace_label,
     print_json,
     state,
@@ -33,7 +34,11 @@ def namespace() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON list.")
 @global_options()
 def list_(as_json: bool, **_: Any) -> None:
-    """List the namespaces your key can use."""
+    """List the namespaces your key can use.
+
+    \b
+      pwsk namespace list
+    """
     with failing("Unable to obtain the list of available namespaces"):
         names = state().client().namespaces()
     if as_json:
@@ -47,13 +52,15 @@ def list_(as_json: bool, **_: Any) -> None:
 @click.option(
     "-n", "--name-sort", "name_sort", is_flag=True, help="Sort each list alphabetically by name."
 )
+@json_option
 @global_options()
-def get(args: tuple[str, ...], name_sort: bool, **_: Any) -> None:
+def get(args: tuple[str, ...], name_sort: bool, as_json: bool, **_: Any) -> None:
     """List the packages, actions, triggers and rules in your namespace.
 
     \b
       pwsk namespace get
       pwsk list -n
+      pwsk list --json      # {"packages": [...], "actions": [...], ...}
     """
     if args != ("/_",):
         check_args(args, 0, 0, "No arguments are required.")
@@ -70,13 +77,12 @@ def get(args: tuple[str, ...], name_sort: bool, **_: Any) -> None:
             with failing(f"Unable to get status of rule '{rule.get('name')}'"):
                 fqn = f"/{rule.get('namespace')}/{rule.get('name')}"
                 rule["status"] = client.get_rule(fqn).get("status", "")
+    collections = {"packages": packages, "actions": actions, "triggers": triggers, "rules": rules}
+    if as_json:
+        print_json(collections)
+        return
     click.echo(f"Entities in namespace: {bold(label)}")
-    for collection, entities in (
-        ("packages", packages),
-        ("actions", actions),
-        ("triggers", triggers),
-        ("rules", rules),
-    ):
+    for collection, entities in collections.items():
         echo_table(entity_table(collection, entities, name_sort=name_sort))
 
 

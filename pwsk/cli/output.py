@@ -3,13 +3,14 @@
 Entity lists print a bold header (``actions``) and rows ``/ns/name`` padded to 70 columns
 followed by ``private``/``shared`` and, for actions, the kind. Activation lists print
 Datetime, Activation ID, Kind, Start (``cold`` when the record has an ``initTime``
-annotation), Duration, Status and Entity.
+annotation), Duration, Status and Entity. API lists print Action, Verb, API Name and URL.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -120,7 +121,12 @@ def _local(ms: int) -> datetime:
 
 
 def activation_table(activations: Sequence[Json]) -> list[str]:
-    """The ``activation list`` table; Kind and Status widths follow the longest value."""
+    """The ``activation list`` table; Kind and Status widths follow the longest value.
+
+    Like wsk, an empty list prints an empty (header) line rather than the column names.
+    """
+    if not activations:
+        return [""]
     kinds = [str(annotation(a, "kind") or "unknown") for a in activations]
     statuses = [
         STATUS_NAMES[c] if 0 < (c := status_code(a)) < 4 else "success" for a in activations
@@ -216,4 +222,92 @@ def package_summary(package: Json) -> list[str]:
     for label, member in members:
         if isinstance(member, dict):
             lines += entity_summary(label, f"{base}/{member.get('name', '')}", member)
+    return lines
+
+
+# --- API routes (``api list``) ----------------------------------------------------------------
+
+API_OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRow:
+    """One operation of one API, as ``wsk api list`` shows it."""
+
+    action: str
+    verb: str
+    api_name: str
+    base_path: str
+    rel_path: str
+    url: str
+
+    @property
+    def sort_key(self) -> str:
+        # wsk's -n order: base path (or API name), then relative path, then verb.
+        return (self.base_path + self.rel_path + self.verb).lower()
+
+
+def _x_openwhisk_action(operation: Json) -> str:
+    ext = operation.get("x-openwhisk")
+    if not isinstance(ext, dict):
+        return ""
+    package = ext.get("package")
+    middle = f"{package}/" if package else ""
+    return f"/{ext.get('namespace', '')}/{middle}{ext.get('action', '')}"
+
+
+def api_rows(
+    apis: Sequence[Json], rel_path: str | None = None, verb: str | None = None
+) -> list[ApiRow]:
+    """Every operation of ``getApi``'s ``apis``, optionally only one path and/or verb."""
+    rows: list[ApiRow] = []
+    for api in apis:
+        value = api.get("value") or {}
+        swagger = value.get("apidoc") or {}
+        base_url = str(value.get("gwApiUrl") or "").rstrip("/")
+        api_name = str((swagger.get("info") or {}).get("title") or "")
+        base_path = str(swagger.get("basePath") or "")
+        for path, operations in (swagger.get("paths") or {}).items():
+            if (rel_path and path != rel_path) or not isinstance(operations, dict):
+                continue
+            for op in API_OPERATIONS:
+                operation = operations.get(op)
+                if not isinstance(operation, dict) or (verb and op != verb.lower()):
+                    continue
+                action = _x_openwhisk_action(operation)
+                rows.append(ApiRow(action, op, api_name, base_path, path, base_url + path))
+    return rows
+
+
+def api_table(rows: Sequence[ApiRow], *, name_sort: bool = False) -> list[str]:
+    """Action, Verb, API Name, URL; the first two columns sized to fit (40 and 30 at most)."""
+    if not rows:
+        return [f"{'Action':<30} {'Verb':>7} {'API Name':>20}  URL"]
+    if name_sort:
+        rows = sorted(rows, key=lambda r: r.sort_key)
+    action_w = min(40, max(len("Action"), *(len(r.action) for r in rows)))
+    name_w = min(30, max(len("API Name"), *(len(r.api_name) for r in rows)))
+
+    def line(action: str, verb: str, name: str, url: str) -> str:
+        return f"{action[:action_w]:<{action_w}} {verb:>7} {name[:name_w]:>{name_w + 1}}  {url}"
+
+    return [line("Action", "Verb", "API Name", "URL")] + [
+        line(r.action, r.verb, r.api_name, r.url) for r in rows
+    ]
+
+
+def api_details(rows: Sequence[ApiRow], *, name_sort: bool = False) -> list[str]:
+    """``api list --full``: every field of every operation, untruncated."""
+    if name_sort:
+        rows = sorted(rows, key=lambda r: r.sort_key)
+    lines: list[str] = []
+    for r in rows:
+        lines += [
+            f"Action: {r.action}",
+            f"   API Name: {r.api_name}",
+            f"   Base path: {r.base_path}",
+            f"   Path: {r.rel_path}",
+            f"   Verb: {r.verb}",
+            f"   URL: {r.url}",
+        ]
     return lines

@@ -9,13 +9,16 @@ import click
 
 from . import params as P
 from .common import (
+    EXIT_NETWORK,
     CliError,
     bold,
     check_args,
     echo_table,
+    failed,
     failing,
     find_field,
     global_options,
+    json_option,
     namespace_label,
     namespace_only,
     ok,
@@ -240,3 +243,50 @@ def list_(
         print_json(packages)
     else:
         echo_table(entity_table("packages", packages, name_sort=name_sort))
+
+
+# A server without provider bindings refuses the refresh route with one of these.
+_NO_REFRESH = (404, 405, 501)
+
+
+@package.command("refresh")
+@click.argument("args", nargs=-1, metavar="[NAMESPACE]")
+@json_option
+@global_options()
+def refresh(args: tuple[str, ...], as_json: bool, **_: Any) -> None:
+    """Refresh the package bindings a provider manages for a namespace.
+
+    OpenWhisk deployments with a package provider (IBM Cloud's, historically) keep bindings
+    of its packages in step with your namespace. pwsk, like open-source OpenWhisk, has none,
+    and says so.
+
+    \b
+      pwsk package refresh
+      pwsk package refresh /guest
+    """
+    from pwsk.client import ClientError, NetworkError
+
+    check_args(args, 0, 1, "An optional namespace is the only valid argument.")
+    namespace = namespace_only(args[0] if args else None)
+    shown = namespace or "_"
+    try:
+        updates = state().client().refresh_packages(namespace=namespace)
+    except NetworkError as exc:
+        raise CliError(
+            f"Package refresh for namespace '{shown}' failed: {exc}", EXIT_NETWORK
+        ) from None
+    except ClientError as exc:
+        if exc.status in _NO_REFRESH:
+            raise CliError(
+                "The package refresh feature is not implemented in the target deployment",
+                EXIT_NETWORK,
+            ) from None
+        raise failed(f"Package refresh for namespace '{shown}' failed", exc) from None
+    if as_json:
+        print_json(updates)
+        return
+    click.echo(f"'{shown}' refreshed successfully")
+    for label, key in (("created", "added"), ("updated", "updated"), ("deleted", "deleted")):
+        click.echo(f"{label} bindings:")
+        for name in updates.get(key) or []:
+            click.echo(str(name))

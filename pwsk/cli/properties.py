@@ -12,11 +12,12 @@ import click
 
 from pwsk import __version__
 
-from .common import CliError, bold, global_options, ok, state
+from .common import CliError, bold, global_options, json_option, ok, print_json, state
 from .config import DEFAULT_APIVERSION, DEFAULT_NAMESPACE, props_path, read_props, write_props
 
-# property get/unset have boolean --auth/--apihost/--apiversion of their own, as in wsk.
-_LOCAL = ("auth", "apihost", "apiversion")
+# property get/unset have boolean --auth/--apihost/--apiversion/--cert/--key of their own, and
+# property set takes values for them, as in wsk.
+_LOCAL = ("auth", "apihost", "apiversion", "cert", "key")
 
 
 @click.group("property")
@@ -40,10 +41,15 @@ def _props_file() -> Any:
 @property_.command("set")
 @click.option("--apihost", "apihost_set", metavar="HOST", help="Whisk API HOST.")
 @click.option("--apiversion", "apiversion_set", metavar="VERSION", help="Whisk API VERSION.")
-@click.option("--namespace", "namespace_set", metavar="NAMESPACE", help="Whisk NAMESPACE.")
+@click.option(
+    "--namespace",
+    "namespace_set",
+    metavar="NAMESPACE",
+    help="Whisk NAMESPACE, for wskdeploy; like wsk, pwsk itself always uses your own ('_').",
+)
 @click.option("--cert", metavar="FILE", help="Client cert.")
 @click.option("--key", metavar="FILE", help="Client key.")
-@global_options(exclude=("apihost", "apiversion"))
+@global_options(exclude=("apihost", "apiversion", "cert", "key"))
 def set_(
     apihost_set: str | None,
     apiversion_set: str | None,
@@ -166,6 +172,7 @@ def unset(
     default="std",
     help="Output format: std, or raw (the value only).",
 )
+@json_option
 @global_options(exclude=_LOCAL)
 def get(
     apihost: bool,
@@ -179,44 +186,52 @@ def get(
     cliversion: bool,
     all_: bool,
     output: str,
+    as_json: bool,
 ) -> None:
     """Get properties (all of them without flags).
 
     \b
       pwsk property get
       pwsk property get --auth -o raw
+      pwsk property get --json        # {"apihost": ..., "auth": ..., ...}
     """
     chosen = (apihost, auth, apiversion, namespace, cert, key, apibuild, apibuildno, cliversion)
     all_ = all_ or not any(chosen)
     if all_ and output != "std":
         raise CliError("--output|-o raw only supported with specific property type")
     props = state().props
+    shown: dict[str, str] = {}
 
-    def show(label: str, value: str, tabs: str = "\t\t") -> None:
-        click.echo(bold(value) if output == "raw" else f"{label}{tabs}{bold(value)}")
+    def show(name: str, label: str, value: str, tabs: str = "\t\t") -> None:
+        shown[name] = value
+        if not as_json:
+            click.echo(bold(value) if output == "raw" else f"{label}{tabs}{bold(value)}")
 
     if all_ or apihost:
-        show("whisk API host", props.apihost)
+        show("apihost", "whisk API host", props.apihost)
     if all_ or auth:
-        show("whisk auth", props.auth)
+        show("auth", "whisk auth", props.auth)
     if all_ or namespace:
-        show("whisk namespace", _namespace())
+        show("namespace", "whisk namespace", _namespace())
     if all_ or cert:
-        show("client cert", props.cert)
+        show("cert", "client cert", props.cert)
     if all_ or key:
-        show("Client key", props.key)
+        show("key", "Client key", props.key)
     if all_ or apiversion:
-        show("whisk API version", props.apiversion, "\t")
+        show("apiversion", "whisk API version", props.apiversion, "\t")
     if all_ or cliversion:
-        show("whisk CLI version", __version__, "\t")
+        show("cliversion", "whisk CLI version", __version__, "\t")
+    problem = None
     if all_ or apibuild or apibuildno:
         build, buildno, problem = _build_info()
         if all_ or apibuild:
-            show("whisk API build", build)
+            show("apibuild", "whisk API build", build)
         if all_ or apibuildno:
-            show("whisk API build number", buildno, "\t")
-        if problem:
-            raise CliError(f"Unable to obtain API build information: {problem}")
+            show("apibuildno", "whisk API build number", buildno, "\t")
+    if as_json:
+        print_json(shown)
+    if problem:
+        raise CliError(f"Unable to obtain API build information: {problem}")
 
 
 def _namespace() -> str:

@@ -13,6 +13,7 @@ from .common import (
     failing,
     find_field,
     global_options,
+    json_option,
     namespace_label,
     namespace_only,
     ok,
@@ -96,7 +97,11 @@ def _set_state(args: tuple[str, ...], status: str, verb: str) -> None:
 @click.argument("args", nargs=-1, metavar="RULE_NAME")
 @global_options()
 def enable(args: tuple[str, ...], **_: Any) -> None:
-    """Enable a rule."""
+    """Enable a rule: its trigger's events invoke its action again.
+
+    \b
+      pwsk rule enable on-tick
+    """
     _set_state(args, "active", "enable")
 
 
@@ -104,19 +109,32 @@ def enable(args: tuple[str, ...], **_: Any) -> None:
 @click.argument("args", nargs=-1, metavar="RULE_NAME")
 @global_options()
 def disable(args: tuple[str, ...], **_: Any) -> None:
-    """Disable a rule."""
+    """Disable a rule: its trigger's events no longer invoke its action.
+
+    \b
+      pwsk rule disable on-tick
+    """
     _set_state(args, "inactive", "disable")
 
 
 @rule.command("status")
 @click.argument("args", nargs=-1, metavar="RULE_NAME")
+@json_option
 @global_options()
-def status(args: tuple[str, ...], **_: Any) -> None:
-    """Get a rule's status: ``ok: rule r is active``."""
+def status(args: tuple[str, ...], as_json: bool, **_: Any) -> None:
+    """Get a rule's status: active or inactive.
+
+    \b
+      pwsk rule status on-tick          # ok: rule on-tick is active
+      pwsk rule status on-tick --json   # {"name": "on-tick", "status": "active"}
+    """
     check_args(args, 1, 1, "A rule name is required.")
     fqn = qualify(args[0])
     with failing(f"Unable to get status of rule '{fqn.relative}'", usage=True):
         entity = state().client().get_rule(str(fqn))
+    if as_json:
+        print_json({"name": fqn.relative, "status": entity.get("status", "")})
+        return
     ok(f"rule {bold(fqn.relative)} is {bold(entity.get('status', ''))}")
 
 

@@ -21,6 +21,7 @@ from .common import (
     failing,
     find_field,
     global_options,
+    json_option,
     namespace_label,
     namespace_only,
     ok,
@@ -182,7 +183,7 @@ def update(args: tuple[str, ...], **opts: Any) -> None:
 
 
 @trigger.command("fire")
-@click.argument("args", nargs=-1, metavar="TRIGGER_NAME")
+@click.argument("args", nargs=-1, metavar="TRIGGER_NAME [PAYLOAD]")
 @click.option(
     "-p",
     "--param",
@@ -199,18 +200,35 @@ def update(args: tuple[str, ...], **opts: Any) -> None:
     metavar="FILE",
     help="FILE containing parameter values in JSON format.",
 )
+@json_option
 @global_options()
-def fire(args: tuple[str, ...], params: P.Pairs, param_file: str | None, **_: Any) -> None:
+def fire(
+    args: tuple[str, ...], params: P.Pairs, param_file: str | None, as_json: bool, **_: Any
+) -> None:
     """Fire a trigger event: every active rule invokes its action with the payload.
+
+    PAYLOAD, a JSON object, is the event; -P and -p values are merged over it.
 
     \b
       pwsk trigger fire tick -p source cli
+      pwsk trigger fire tick '{"source": "cli", "n": 1}'
     """
-    check_args(args, 1, 1, "A trigger name is required.")
+    check_args(args, 1, 2, "A trigger name is required.")
     fqn = qualify(args[0])
-    payload = P.key_values(params, param_file)
+    payload: Json = {}
+    if len(args) > 1:
+        event = P.parse_value(args[1])
+        if not isinstance(event, dict):
+            raise CliError(
+                f"Invalid argument(s): {args[1]}. The PAYLOAD must be a JSON object.", usage=True
+            )
+        payload.update(event)
+    payload.update(P.key_values(params, param_file))
     with failing(f"Unable to fire trigger '{fqn.relative}'"):
         activation_id = state().client().fire_trigger(str(fqn), payload)
+    if as_json:
+        print_json({"activationId": activation_id})
+        return
     # With no active rule the server answers 204 and records nothing; wsk then prints an
     # empty id, which is kept here so scripts parsing the line behave the same.
     ok(f"triggered {bold(display(fqn))} with id {bold(activation_id or '')}")

@@ -438,7 +438,7 @@ def test_activation_last_without_activations(run: Run, fake: FakeWhisk) -> None:
 def test_activation_list_filters(run: Run, fake: FakeWhisk) -> None:
     fake.on("GET", f"{NS}/activations", 200, [])
     result = run("activation", "list", "pkg/hello", "--since", "5", "--upto", "9", "-l", "3")
-    assert result.stdout.startswith("Datetime            Activation ID")
+    assert result.stdout == "\n"  # wsk prints an empty header line for an empty list
     assert dict(fake.last.url.params) == {
         "limit": "3",
         "skip": "0",
