@@ -6,9 +6,9 @@ server; the three databases are ``<prefix>subjects``, ``<prefix>whisks`` and
 
 Only the API subset that CouchDB 3 and pouchdb-server (what the tests run against) share is
 used: document ``GET``/``PUT``/``DELETE``, ``PUT /db``, Mango ``_index`` and ``_find`` (equality
-and ``$gte``/``$lte`` on indexed fields, sort on the index, ``skip``/``limit``), and one
-JavaScript map view with the built-in ``_count`` reduce for counting, which Mango cannot do.
-No bookmarks, ``_purge``, ``_up`` or partitions.
+and ``$gt``/``$gte``/``$lte`` on indexed fields, sort on the whole index, ``use_index``,
+``skip``/``limit``), and one JavaScript map view with the built-in ``_count`` reduce for
+counting, which Mango cannot do. No bookmarks, ``_purge``, ``_up`` or partitions.
 
 Documents written to ``whisks`` and ``activations`` carry helper fields (``pwsk_*``, see
 ``HELPERS``) that the indexes are built on: CouchDB reserves names starting with ``_`` and
@@ -23,6 +23,7 @@ Every engine failure (refused connection, timeout, 5xx, rejected credentials) ra
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -55,6 +56,8 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 HELPERS = ("pwsk_type", "pwsk_root", "pwsk_path", "pwsk_name", "pwsk_sort")
 FIND_DDOC = "pwsk_find"
 COUNT_DDOC = "pwsk_count"
+# CouchDB's rule for database names (the prefix is the start of three of them).
+_DB_NAME = re.compile(r"[a-z][a-z0-9_$()+/-]*")
 
 # Mango indexes, per database: name -> indexed fields (all sorted ascending).
 _INDEXES: dict[str, dict[str, list[str]]] = {
@@ -91,6 +94,8 @@ class CouchStore:
     def __init__(self, base_url: str, *, prefix: str = DEFAULT_PREFIX,
                  auth: tuple[str, str] | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if not _DB_NAME.fullmatch(f"{prefix}{ACTIVATIONS}"):
+            raise ValueError(f"CouchDB database names cannot start with {prefix!r}")
         self.base_url = base_url.rstrip("/")
         self.prefix = prefix
         self._auth = auth

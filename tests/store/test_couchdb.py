@@ -41,7 +41,8 @@ def test_urls() -> None:
     assert "p@ss" not in repr(s) and "admin" not in repr(s)
     assert CouchStore.from_url("couchdbs://[::1]").base_url == "https://[::1]:6984"
     assert isinstance(open_store("couchdb://127.0.0.1:5984"), CouchStore)
-    for bad in ["couchdb://", "http://127.0.0.1:5984", "couchdb:///x"]:
+    for bad in ["couchdb://", "http://127.0.0.1:5984", "couchdb:///x",
+                "couchdb://h?prefix=Upper_", "couchdb://h?prefix=1_"]:
         with pytest.raises(ValueError):
             CouchStore.from_url(bad)
 
