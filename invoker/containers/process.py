@@ -22,12 +22,12 @@ from pathlib import Path
 
 from runtimes import command
 
-from .base import CollectedLogs, ContainerSpec, ContainerStartError, LogLine
+from .base import CollectedLogs, ContainerSpec, ContainerStartError
+from .logs import SENTINEL, LogBuffer
 
-SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+__all__ = ["SENTINEL", "ProcessContainer", "ProcessFactory"]
+
 PR_SET_PDEATHSIG = 1
-# A proxy printing without newlines must not grow one line without end.
-MAX_LINE = 64 * 1024
 _counter = itertools.count()
 
 
@@ -48,23 +48,6 @@ def _free_port() -> int:
         return port
 
 
-class _Stream:
-    """One pipe's lines, and where the sentinels fell."""
-
-    def __init__(self) -> None:
-        self.lines: list[LogLine] = []
-        self.sentinels: list[int] = []  # indexes into lines
-        self.consumed = 0
-        self.closed = False
-        self.changed = asyncio.Event()
-
-    def pending_sentinel(self) -> int | None:
-        for idx in self.sentinels:
-            if idx >= self.consumed:
-                return idx
-        return None
-
-
 class ProcessContainer:
     def __init__(self, spec: ContainerSpec, api_host: str) -> None:
         self.spec = spec
@@ -74,7 +57,7 @@ class ProcessContainer:
         self._api_host = api_host
         self._dir = Path(tempfile.mkdtemp(prefix="pwsk-action-"))
         self._proc: asyncio.subprocess.Process | None = None
-        self._streams = {"stdout": _Stream(), "stderr": _Stream()}
+        self._logs = LogBuffer()
         self._readers: list[asyncio.Task[None]] = []
         self._paused = False
 
@@ -107,11 +90,11 @@ class ProcessContainer:
         )
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._readers = [
-            asyncio.create_task(self._read(self._proc.stdout, self._streams["stdout"])),
-            asyncio.create_task(self._read(self._proc.stderr, self._streams["stderr"])),
+            asyncio.create_task(self._read(self._proc.stdout, "stdout")),
+            asyncio.create_task(self._read(self._proc.stderr, "stderr")),
         ]
 
-    async def _read(self, pipe: asyncio.StreamReader, stream: _Stream) -> None:
+    async def _read(self, pipe: asyncio.StreamReader, stream: str) -> None:
         try:
             while True:
                 try:
@@ -122,16 +105,9 @@ class ProcessContainer:
                         break
                 except asyncio.LimitOverrunError as exc:
                     raw = await pipe.read(exc.consumed)
-                text = raw.decode("utf-8", "replace").rstrip("\n")[:MAX_LINE]
-                if text == SENTINEL:
-                    stream.sentinels.append(len(stream.lines))
-                    stream.lines.append(LogLine(time.time_ns(), "", ""))
-                else:
-                    stream.lines.append(LogLine(time.time_ns(), "", text))
-                stream.changed.set()
+                self._logs.add(stream, raw.decode("utf-8", "replace").rstrip("\n"))
         finally:
-            stream.closed = True
-            stream.changed.set()
+            self._logs.close(stream)
 
     async def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -176,36 +152,7 @@ class ProcessContainer:
         await asyncio.to_thread(shutil.rmtree, self._dir, True)
 
     async def collect_logs(self, wait_s: float, sentinels: bool) -> CollectedLogs:
-        deadline = time.monotonic() + wait_s
-        out: list[LogLine] = []
-        complete = True
-        for name, stream in self._streams.items():
-            end = stream.pending_sentinel()
-            while sentinels and end is None and not stream.closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                stream.changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stream.changed.wait(), remaining)
-                end = stream.pending_sentinel()
-            if end is None:
-                complete = complete and not sentinels
-                end = len(stream.lines)
-                nxt = end
-            else:
-                nxt = end + 1
-            out.extend(LogLine(line.time_ns, name, line.text)
-                       for line in stream.lines[stream.consumed:end])
-            stream.consumed = nxt
-            # Drop what was handed out so a long-lived container does not hoard memory.
-            if stream.consumed > 1024:
-                del stream.lines[:stream.consumed]
-                stream.sentinels = [i - stream.consumed for i in stream.sentinels
-                                    if i >= stream.consumed]
-                stream.consumed = 0
-        out.sort(key=lambda line: line.time_ns)
-        return CollectedLogs(out, complete)
+        return await self._logs.collect(wait_s, sentinels)
 
 
 class ProcessFactory:
