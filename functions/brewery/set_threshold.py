@@ -1,6 +1,7 @@
 """``set-threshold`` (web action): set the maximum for one tank and sensor.
 
-``POST .../set-threshold.json {"tank": "mash", "sensor": "temperature", "max": 66.5}``
+``POST .../set-threshold.http {"tank": "mash", "sensor": "temperature", "max": 66.5}``
+(``.http`` so that bad input comes back as a real 400 with ``{"error": ...}``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
             doc = db.get("thresholds") or {"_id": "thresholds", "max": {}}
             doc["max"][key] = float(value)
             if db.put(doc) is not None:
-                return {"ok": True, "key": key, "max": float(value),
-                        "thresholds": thresholds(db, args)}
+                return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+                        "body": {"ok": True, "key": key, "max": float(value),
+                                 "thresholds": thresholds(db, args)}}
     except DbError as exc:
         return error(str(exc), 503)
     return error("thresholds kept changing; try again", 409)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -17,6 +13,7 @@ from functions.brewery import (
     save_measurement,
     set_threshold,
 )
+from tests.functions.telegram import FakeTelegram
 from tests.servers import Server
 
 
@@ -65,7 +62,8 @@ def test_thresholds_from_params_and_dashboard(db: dict[str, Any]) -> None:
     assert out["event"] == "alarm" and out["max"] == 59
     assert "above the maximum of 59 C" in out["message"]
     set_out = set_threshold.main({"tank": "boil", "sensor": "temperature", "max": "99.5", **db})
-    assert set_out["ok"] is True and set_out["thresholds"]["boil:temperature"] == 99.5
+    assert set_out["statusCode"] == 200
+    assert set_out["body"]["thresholds"]["boil:temperature"] == 99.5
     assert check_threshold.main(reading(100, 2, tank="boil", **db))["event"] == "alarm"
     bad = set_threshold.main({"tank": "boil", "sensor": "temperature", "max": "lots", **db})
     assert bad["error"]["statusCode"] == 400
@@ -86,38 +84,6 @@ def test_get_latest_returns_history_window(db: dict[str, Any]) -> None:
     assert get_latest.main({"tank": "vat", **db})["error"]["statusCode"] == 400
 
 
-class _Telegram(BaseHTTPRequestHandler):
-    sent: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ok = self.path == "/botTOKEN/sendMessage"
-        if ok:
-            _Telegram.sent.append(body)
-        answer = ({"ok": True, "result": {"message_id": len(_Telegram.sent), "text": body["text"]}}
-                  if ok else {"ok": False, "error_code": 401, "description": "Unauthorized"})
-        data = json.dumps(answer).encode()
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        return None
-
-
-@pytest.fixture
-def telegram() -> Iterator[str]:
-    _Telegram.sent = []
-    srv = HTTPServer(("127.0.0.1", 0), _Telegram)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-
-
 def test_notify_telegram(telegram: str, monkeypatch: pytest.MonkeyPatch) -> None:
     event = {"event": "alarm", "message": "ALARM: hot", "telegram_api": telegram}
     assert notify_telegram.main({"event": "none"}) == {"sent": False, "reason": "no event"}
@@ -127,6 +93,6 @@ def test_notify_telegram(telegram: str, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("TELEGRAM_TOKEN", "TOKEN")
     monkeypatch.setenv("TELEGRAM_CHAT_ID", "42")
     sent = notify_telegram.main(event)
-    assert sent["sent"] is True and _Telegram.sent == [{"chat_id": "42", "text": "ALARM: hot"}]
+    assert sent["sent"] is True and FakeTelegram.sent == [{"chat_id": "42", "text": "ALARM: hot"}]
     monkeypatch.setenv("TELEGRAM_TOKEN", "WRONG")
     assert notify_telegram.main(event)["error"] == "Telegram refused the message: Unauthorized"
