@@ -362,9 +362,8 @@ def print_json(value: Any, *, sort_keys: bool = False, err: bool = False) -> Non
 
 def json_option(fn: F) -> F:
     """``--json``: print only the structured result, as JSON, for scripts."""
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print only the result, as JSON."
-    )(fn)
+    option = click.option("--json", "as_json", is_flag=True, help="Print only the result, as JSON.")
+    return option(fn)
 
 
 def find_field(entity: dict[str, Any], field_name: str, known: tuple[str, ...]) -> Any:

@@ -72,9 +72,7 @@ def sdk() -> None:
 
 @sdk.command("install")
 @click.argument("args", nargs=-1, metavar="COMPONENT")
-@click.option(
-    "-s", "--stdout", "to_stdout", is_flag=True, help="Print the bash completion script."
-)
+@click.option("-s", "--stdout", "to_stdout", is_flag=True, help="Print the bash completion script.")
 @global_options()
 def install(args: tuple[str, ...], to_stdout: bool, **_: Any) -> None:
     """Install SDK artifacts; COMPONENT is docker, ios or bashauto.

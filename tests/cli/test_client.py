@@ -228,3 +228,76 @@ def test_sync_and_async_clients_offer_the_same_methods() -> None:
         }
 
     assert api(Client) == api(AsyncClient)
+
+
+MGMT = "/api/v1/web/whisk.system/apimgmt"
+
+
+def test_api_management_calls(fake: FakeWhisk) -> None:
+    apis = [{"id": "API:guest:/b", "value": {"gwApiUrl": "u", "apidoc": {}}}]
+    fake.on("POST", f"{MGMT}/createApi.http", 200, {"gwApiUrl": "u", "apidoc": {}})
+    fake.on("GET", f"{MGMT}/getApi.http", 200, {"apis": apis})
+    fake.on("DELETE", f"{MGMT}/deleteApi.http", 200, {})
+    with client_for(fake, apigw_access_token="tok") as client:
+        assert client.create_api({"namespace": "_"}, response_type="http")["gwApiUrl"] == "u"
+        assert client.get_apis("/b", "/r", "GET") == apis
+        assert client.get_apis(limit=5, skip=0) == apis
+        assert client.delete_api("/b") is None
+    create, get, listing, delete = fake.requests
+    guid = GUEST.split(":")[0]
+    assert dict(create.url.params) == {
+        "responsetype": "http",
+        "spaceguid": guid,
+        "accesstoken": "tok",
+    }
+    assert json.loads(create.content) == {"apidoc": {"namespace": "_"}}
+    assert dict(get.url.params) == {
+        "basepath": "/b",
+        "relpath": "/r",
+        "operation": "GET",
+        "spaceguid": guid,
+        "accesstoken": "tok",
+    }
+    assert (listing.url.params["limit"], listing.url.params["skip"]) == ("5", "0")
+    assert dict(delete.url.params) == {"basepath": "/b", "spaceguid": guid, "accesstoken": "tok"}
+
+
+def test_api_list_must_be_a_list(fake: FakeWhisk) -> None:
+    fake.on("GET", f"{MGMT}/getApi.http", 200, {"apis": "nope"})
+    with client_for(fake) as client, pytest.raises(ClientError, match="not a list"):
+        client.get_apis()
+
+
+def test_download_is_under_the_host_without_the_key(fake: FakeWhisk) -> None:
+    fake.answers[("GET", "/blackbox.tar.gz")] = lambda request: httpx.Response(200, content=b"tgz")
+    with client_for(fake) as client:
+        assert client.download("blackbox.tar.gz") == b"tgz"
+    assert str(fake.last.url) == f"{FAKE_HOST}/blackbox.tar.gz"
+    assert "authorization" not in fake.last.headers
+
+
+def test_verbose_hides_the_key_in_bodies_too(fake: FakeWhisk) -> None:
+    """A feed's ``authKey`` or an API's ``authkey`` never reaches the trace, nor passwords."""
+    fake.on("POST", f"{NS}/actions/feed", 200, {"echo": GUEST, "password": "pw"})
+    seen: list[str] = []
+    token = base64.b64encode(GUEST.encode()).decode()
+    with client_for(fake, verbose=seen.append, verbose_body_limit=None) as client:
+        client.invoke("feed", {"authKey": GUEST, "x": "y" * 2000}, blocking=True)
+    text = "\n".join(seen)
+    assert GUEST not in text and GUEST.split(":")[1] not in text and token not in text
+    assert '"authKey":"***"' in text and '"echo":"***"' in text
+    assert '"password": "******"' in text and '"pw"' not in text
+
+
+def test_truncation_never_leaves_part_of_the_key(fake: FakeWhisk) -> None:
+    fake.on("PUT", f"{NS}/actions/a", 200, {})
+    seen: list[str] = []
+    with client_for(fake, verbose=seen.append) as client:
+        # The key straddles the 1000-byte cut.
+        client.put_action("a", {"pad": "x" * 980, "authKey": GUEST})
+    assert GUEST[:20] not in seen[0]
+
+
+def test_client_certificate_that_does_not_load(tmp_path: Any) -> None:
+    with pytest.raises(ValueError, match="Unable to load the client certificate"):
+        Client(FAKE_HOST, GUEST, cert=str(tmp_path / "none.pem"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -474,3 +475,179 @@ def test_standalone_calls_run(monkeypatch: pytest.MonkeyPatch, home: Path) -> No
 def test_version(home: Path) -> None:
     result = Run(None, [])("--version")
     assert (result.exit_code, result.stdout) == (0, "pwsk 0.1.0\n")
+
+
+# --- wsk parity: namespace, certificates, refresh, payloads, --json ------------------------
+
+
+def test_namespace_property_is_ignored_like_wsk(fake: FakeWhisk, home: Path) -> None:
+    (home / ".wskprops").write_text(f"APIHOST={FAKE_HOST}\nAUTH={GUEST}\nNAMESPACE=other\n")
+    fake.on("GET", f"{NS}/actions/hello", 200, {"name": "hello"})
+    assert Run(fake.transport(), [])("action", "get", "hello").exit_code == 0
+    assert fake.last.url.path == f"{NS}/actions/hello"
+
+
+def test_client_certificate_flags(run: Run, fake: FakeWhisk, tmp_path: Path) -> None:
+    missing = tmp_path / "absent.pem"
+    result = run("--cert", str(missing), "--key", str(missing), "action", "list")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: Unable to load the client certificate '{missing}':")
+    assert fake.requests == []
+
+
+def test_package_refresh(run: Run, fake: FakeWhisk) -> None:
+    fake.on("POST", f"{NS}/packages/refresh", 200, {"added": ["a"], "deleted": ["d1", "d2"]})
+    result = run("package", "refresh")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "'_' refreshed successfully\ncreated bindings:\na\nupdated bindings:\n"
+        "deleted bindings:\nd1\nd2\n"
+    )
+    assert json.loads(run("package", "refresh", "--json").stdout)["added"] == ["a"]
+    fake.on("POST", "/api/v1/namespaces/guest/packages/refresh", 405, {"error": "no", "code": TID})
+    result = run("package", "refresh", "/guest")
+    assert (result.exit_code, result.stderr) == (
+        3,
+        "error: The package refresh feature is not implemented in the target deployment\n",
+    )
+    fake.on("POST", f"{NS}/packages/refresh", 403, {"error": "not yours", "code": TID})
+    result = run("package", "refresh")
+    assert (result.exit_code, result.stderr) == (
+        403 - 256,
+        f"error: Package refresh for namespace '_' failed: not yours (code {TID})\n",
+    )
+    assert "instead of a namespace" in run("package", "refresh", "pkg").stderr
+
+
+def test_trigger_fire_payload_argument(run: Run, fake: FakeWhisk) -> None:
+    fake.on("POST", f"{NS}/triggers/tick", 202, {"activationId": "d" * 32})
+    result = run("trigger", "fire", "tick", '{"a": 1, "b": 2}', "-p", "b", "3")
+    assert result.exit_code == 0, result.output
+    assert fake.body() == {"a": 1, "b": 3}
+    assert json.loads(run("trigger", "fire", "tick", "--json").stdout) == {"activationId": "d" * 32}
+    result = run("trigger", "fire", "tick", "[1]")
+    assert result.stderr.startswith("error: Invalid argument(s): [1]. The PAYLOAD must be a JSON")
+
+
+def test_invoke_json(run: Run, fake: FakeWhisk) -> None:
+    fake.on("POST", f"{NS}/actions/hello", 202, {"activationId": "b" * 32})
+    result = run("action", "invoke", "hello", "--json")
+    assert (result.exit_code, json.loads(result.stdout)) == (0, {"activationId": "b" * 32})
+    fake.on("POST", f"{NS}/actions/hello", 502, {"error": "boom"})
+    result = run("action", "invoke", "hello", "-r", "--json")
+    assert (result.exit_code, json.loads(result.stdout)) == (246, {"error": "boom"})
+    fake.on("POST", f"{NS}/actions/hello", 202, {"activationId": "c" * 32})
+    assert run("action", "invoke", "hello", "-b", "--json").exit_code == 202
+
+
+def test_json_everywhere_a_structure_is_printed(run: Run, fake: FakeWhisk) -> None:
+    web = {"namespace": "guest", "name": "w", "annotations": [{"key": "web-export", "value": True}]}
+    fake.on("GET", f"{NS}/actions/w", 200, web)
+    assert json.loads(run("action", "get", "w", "--url", "--json").stdout) == {
+        "url": f"{FAKE_HOST}/api/v1/web/guest/default/w"
+    }
+    fake.on("GET", f"{NS}/rules/r", 200, {"name": "r", "status": "inactive"})
+    assert json.loads(run("rule", "status", "r", "--json").stdout) == {
+        "name": "r",
+        "status": "inactive",
+    }
+    fake.on("GET", f"{NS}/activations/{'e' * 32}/logs", 200, {"logs": [LOG_LINE]})
+    assert json.loads(run("activation", "logs", "e" * 32, "--json").stdout) == [LOG_LINE]
+    assert json.loads(run("activation", "logs", "e" * 32, "-r", "--json").stdout) == ["hello"]
+    for collection in ("actions", "packages", "triggers", "rules"):
+        fake.on("GET", f"{NS}/{collection}", 200, [{"namespace": "guest", "name": collection}])
+    fake.on("GET", "/api/v1/namespaces/guest/rules/rules", 200, {"status": "active"})
+    listed = json.loads(run("list", "--json").stdout)
+    assert list(listed) == ["packages", "actions", "triggers", "rules"]
+    assert listed["rules"] == [{"namespace": "guest", "name": "rules", "status": "active"}]
+    assert json.loads(run("namespace", "get", "--json").stdout) == listed
+    fake.on("GET", "/api/v1/namespaces", 200, ["guest"])
+    props = json.loads(run("property", "get", "--apihost", "--namespace", "--json").stdout)
+    assert props == {"apihost": FAKE_HOST, "namespace": "guest"}
+
+
+def test_web_flag_mapping(run: Run, fake: FakeWhisk, hello: Path) -> None:
+    """Spec 5.4's CLI mapping: true|yes, raw, false|no, and --web-secure."""
+    fake.on("PUT", f"{NS}/actions/hello", 200, {})
+    fake.on("GET", f"{NS}/actions/hello", 404, {"error": "gone", "code": TID})
+
+    def annotations(*flags: str) -> dict[str, Any]:
+        result = run("action", "update", "hello", str(hello), *flags)
+        assert result.exit_code == 0, result.output
+        return {a["key"]: a["value"] for a in fake.body().get("annotations", [])}
+
+    web = {"web-export": True, "raw-http": False, "final": True}
+    assert annotations("--web", "true") == web
+    assert annotations("--web", "YES") == web
+    assert annotations("--web", "raw") == {**web, "raw-http": True}
+    off = {"web-export": False, "raw-http": False, "final": False}
+    assert annotations("--web", "false") == off == annotations("--web", "no")
+    secured = annotations("--web", "true", "--web-secure", "true")
+    assert isinstance(secured["require-whisk-auth"], int) and secured["require-whisk-auth"] > 0
+    assert annotations("--web", "true", "--web-secure", "s3cret")["require-whisk-auth"] == "s3cret"
+    assert "require-whisk-auth" not in annotations("--web", "true", "--web-secure", "false")
+    result = run("action", "update", "hello", str(hello), "--web", "maybe")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: Invalid argument 'maybe' for --web flag.")
+
+
+def test_web_secure_false_removes_an_existing_secret(run: Run, fake: FakeWhisk) -> None:
+    existing = {
+        "name": "hello",
+        "annotations": [
+            {"key": "web-export", "value": True},
+            {"key": "require-whisk-auth", "value": 42},
+        ],
+    }
+    fake.on("GET", f"{NS}/actions/hello", 200, existing)
+    fake.on("PUT", f"{NS}/actions/hello", 200, {})
+    assert run("action", "update", "hello", "--web-secure", "false").exit_code == 0
+    assert fake.body()["delAnnotations"] == ["require-whisk-auth"]
+    assert run("action", "update", "hello", "--web-secure", "true").exit_code == 0
+    # An existing numeric secret is kept, as wsk does.
+    assert {"key": "require-whisk-auth", "value": 42} in fake.body()["annotations"]
+
+
+def _leaves(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    import click
+
+    if isinstance(command, click.Group):
+        return [
+            leaf
+            for name, sub in sorted(command.commands.items())
+            for leaf in _leaves(sub, (*path, name))
+        ]
+    return [(path, command)]
+
+
+def test_every_command_has_help_with_examples() -> None:
+    import click
+
+    from pwsk.cli.main import cli
+
+    leaves = _leaves(cli)
+    assert len(leaves) > 45
+    for path, command in leaves:
+        ctx = click.Context(command, info_name=" ".join(("pwsk", *path)))
+        text = command.get_help(ctx)
+        assert command.help, path
+        assert f"pwsk {' '.join(path)}" in text.split("Options:")[0], f"no example: {path}"
+
+
+def test_spec_command_tree_is_complete() -> None:
+    from pwsk.cli.main import cli
+
+    have = {" ".join(path) for path, _ in _leaves(cli)}
+    spec = {
+        "action create", "action update", "action invoke", "action get", "action delete",
+        "action list", "trigger create", "trigger update", "trigger fire", "trigger get",
+        "trigger delete", "trigger list", "rule create", "rule update", "rule enable",
+        "rule disable", "rule status", "rule get", "rule delete", "rule list", "package create",
+        "package update", "package bind", "package get", "package delete", "package list",
+        "package refresh", "activation list", "activation get", "activation logs",
+        "activation result", "activation poll", "namespace list", "namespace get",
+        "property set", "property unset", "property get", "list", "api create", "api get",
+        "api delete", "api list", "sdk install", "project deploy", "project undeploy",
+        "project export",
+    }  # fmt: skip
+    assert spec <= have, spec - have

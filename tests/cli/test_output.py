@@ -175,3 +175,37 @@ def test_package_summary_lists_actions_and_feeds() -> None:
         " feed   /guest/tools/changes",
         "   (parameters: none defined)",
     ]
+
+
+def _api(base: str, title: str, **paths: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "value": {
+            "gwApiUrl": f"http://h/gw/guest{base}/",
+            "apidoc": {"basePath": base, "info": {"title": title}, "paths": paths},
+        }
+    }
+
+
+def _op(action: str) -> dict[str, Any]:
+    return {"x-openwhisk": {"namespace": "guest", "action": action, "package": ""}}
+
+
+def test_api_rows_follow_swagger_and_filters() -> None:
+    apis = [_api("/b", "B", **{"/x": {"post": _op("p"), "get": _op("g")}, "/y": {"get": {}}})]
+    rows = O.api_rows(apis)
+    # Operations in wsk's order (get before post); an operation without x-openwhisk has no action.
+    assert [(r.rel_path, r.verb, r.action) for r in rows] == [
+        ("/x", "get", "/guest/g"),
+        ("/x", "post", "/guest/p"),
+        ("/y", "get", ""),
+    ]
+    assert rows[0].url == "http://h/gw/guest/b/x"
+    assert [r.verb for r in O.api_rows(apis, "/x", "POST")] == ["post"]
+
+
+def test_api_table_truncates_long_names() -> None:
+    long_action = "/guest/" + "a" * 60
+    apis = [_api("/b", "N" * 50, **{"/x": {"get": _op("a" * 60)}})]
+    header, row = O.api_table(O.api_rows(apis))
+    assert header == f"{'Action':<40} {'Verb':>7} {'API Name':>31}  URL"
+    assert row == f"{long_action[:40]} {'get':>7} {'N' * 30:>31}  http://h/gw/guest/b/x"
