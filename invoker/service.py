@@ -15,7 +15,7 @@ from pwsk import log, tid
 from pwsk.activation import Activation, Response, Status
 from pwsk.bus import Bus, topics
 from pwsk.entities import Action
-from pwsk.errors import Messages
+from pwsk.errors import Conflict, Messages
 from pwsk.messages import Ack, ActivationMessage, MessageError, PingMessage
 from pwsk.settings import Settings
 from pwsk.store import ACTIVATIONS, WHISKS, Store
@@ -158,6 +158,9 @@ class Invoker:
         for attempt in range(STORE_RETRIES):
             try:
                 await self.store.put(ACTIVATIONS, doc)
+                return
+            except Conflict:
+                # An earlier attempt that timed out had landed after all: ids are unique.
                 return
             except Exception as exc:
                 if attempt == STORE_RETRIES - 1:

@@ -3,7 +3,9 @@ falls back below it (minus a little hysteresis), stay silent in between.
 
 The alarm state of each tank/sensor lives in the database and is changed with the
 document revision as a compare-and-set, so concurrent readings cannot raise one episode
-twice. Output: ``event`` is ``alarm``, ``clear`` or ``none``; the rest describes the reading.
+twice, and a reading older than the last change is ignored (``stale``): activations of one
+sensor may run out of order. Output: ``event`` is ``alarm``, ``clear``, ``none`` or
+``stale``; the rest describes the reading.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
         for _ in range(MAX_RACES):
             state = db.get(f"alarm:{reading.key}") or {"_id": f"alarm:{reading.key}",
                                                         "active": False}
+            if reading.timestamp < state.get("since", 0):
+                # Activations may run out of order; an older reading must not flip a
+                # state a newer one has set.
+                out["event"] = "stale"
+                return out
             if not state["active"] and reading.value > limit:
                 event = "alarm"
             elif state["active"] and reading.value <= limit - HYSTERESIS:

@@ -52,16 +52,18 @@ def test_readings_are_stored_and_alarm_once(brewery: tuple[Server, Client]) -> N
     srv, client = brewery
     now = int(time.time() * 1000)
     values = [64.5, 65.2, 67.4, 68.1, 67.9, 66.0, 65.1, 67.8]
-    for i, value in enumerate(values):
-        _fire(client, value, now - (len(values) - i) * 1000)
-        time.sleep(0.3)  # readings of one sensor arrive in order, as MQTT delivers them
     web = f"{srv.url}/api/v1/web/guest/brewery/get-latest.json"
 
     def history() -> list[Any]:
         body = httpx.get(web, params={"minutes": 5}).json()
         return body.get("history", {}).get("mash:temperature", [])  # type: ignore[no-any-return]
 
-    points = _wait(lambda: len(history()) == len(values) and history())
+    for i, value in enumerate(values):
+        _fire(client, value, now - (len(values) - i) * 1000)
+        # One reading at a time, as a sensor publishes them (seconds apart).
+        assert _wait(lambda n=i + 1: len(history()) == n)
+        time.sleep(0.2)
+    points = history()
     assert [p[1] for p in points] == values
     texts = _wait(lambda: len(FakeTelegram.sent) >= 3 and [m["text"] for m in FakeTelegram.sent])
     time.sleep(1)  # nothing more may arrive
