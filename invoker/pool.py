@@ -145,7 +145,7 @@ class ContainerPool:
             self._wake()
 
     def _can_pull(self) -> bool:
-        return False  # the process backend runs no images
+        return bool(getattr(self.factory, "runs_images", False))  # Docker yes, processes no
 
     def _failed(self, job: Job, status: Status, message: str) -> Activation:
         now = _now_ms()
