@@ -358,3 +358,201 @@ async def test_async_client_against_the_server(server: Server, name: str) -> Non
         logs = await client.activation_logs(str(run.activation_id))
         assert logs and logs[0].endswith("stdout: greeting Async")
         await client.delete_action(name)
+
+
+ECHO = "def main(args):\n    return {k: v for k, v in args.items() if k != '__ow_headers'}\n"
+ITEM = (
+    "def main(args):\n"
+    "    return {'statusCode': 201, 'headers': {'X-Item': args.get('id', '')},\n"
+    "            'body': {'item': args.get('id'), 'method': args['__ow_method']}}\n"
+)
+
+
+def test_web_action_url(wsk: Cli, name: str, source: Callable[[str, str], str]) -> None:
+    import httpx
+
+    ok(wsk("action", "create", name, source("echo.py", ECHO)))
+    plain = ok(wsk("action", "get", name, "--url")).splitlines()[1]
+    assert plain.endswith(f"/api/v1/namespaces/guest/actions/{name}")
+    assert ok(wsk("action", "update", name, "--web", "true")) == f"ok: updated action {name}\n"
+    out = ok(wsk("action", "get", name, "--url"))
+    header, url = out.splitlines()
+    assert header == f"ok: got action {name}"
+    assert url.endswith(f"/api/v1/web/guest/default/{name}")
+    answer = httpx.get(url + ".json", params={"who": "web"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["who"] == "web" and answer.json()["__ow_method"] == "get"
+
+    ok(wsk("action", "update", name, "--web-secure", "s3cret"))
+    assert httpx.get(url + ".json", timeout=30).status_code == 401
+    secured = httpx.get(url + ".json", headers={"X-Require-Whisk-Auth": "s3cret"}, timeout=30)
+    assert secured.status_code == 200
+    ok(wsk("action", "update", name, "--web", "false"))
+    assert httpx.get(url + ".json", timeout=30).status_code == 404
+    assert ok(wsk("action", "get", name, "--url")).splitlines()[1] == plain
+
+
+def test_api_routes(wsk: Cli, server: Server, name: str, source: Callable[[str, str], str]) -> None:
+    import httpx
+
+    echo, item = f"{name}-echo", f"{name}-item"
+    ok(wsk("action", "create", echo, source("echo.py", ECHO), "--web", "true"))
+    ok(wsk("action", "create", item, source("item.py", ITEM), "--web", "true"))
+    base = f"/{name}"
+    gateway = f"{server.url}/gw/guest{base}"
+
+    created = ok(wsk("api", "create", base, "/echo", "get", echo, "--apiname", f"{name}-api"))
+    assert created == f"ok: created API {base}/echo GET for action /_/{echo}\n{gateway}/echo\n"
+    answer = httpx.get(f"{gateway}/echo", params={"q": "1"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["q"] == "1"
+
+    refused = wsk("api", "create", base, "/items/{id}", "put", item)
+    assert refused.exit_code == 1 and "response type of 'http' is required" in refused.stderr
+    ok(wsk("api", "create", base, "/items/{id}", "put", item, "--response-type", "http"))
+    put = httpx.put(f"{gateway}/items/42", timeout=30)
+    assert put.status_code == 201, put.text
+    assert put.headers["x-item"] == "42" and put.json() == {"item": "42", "method": "put"}
+
+    table = ok(wsk("api", "list", base)).splitlines()
+    assert table[0] == "ok: APIs"
+    assert table[1].split() == ["Action", "Verb", "API", "Name", "URL"]
+    rows = sorted(line.split() for line in table[2:])
+    assert rows == sorted(
+        [
+            [f"/guest/{echo}", "get", f"{name}-api", f"{gateway}/echo"],
+            [f"/guest/{item}", "put", f"{name}-api", f"{gateway}/items/{{id}}"],
+        ]
+    )
+    assert f"{gateway}/echo" in ok(wsk("api", "list"))
+    full = ok(wsk("api", "list", f"{name}-api", "/echo", "get", "--full"))
+    assert f"   Base path: {base}\n   Path: /echo\n   Verb: get\n" in full
+
+    swagger = json.loads(ok(wsk("api", "get", base)))
+    assert swagger["swagger"] == "2.0" and swagger["basePath"] == base
+    assert set(swagger["paths"]) == {"/echo", "/items/{id}"}
+    assert json.loads(ok(wsk("api", "get", f"{name}-api", "--full")))["gwApiUrl"] == gateway
+    assert ok(wsk("api", "get", base, "--format", "yaml")).startswith(f"basePath: {base}\n")
+
+    assert ok(wsk("api", "delete", base, "/items/{id}", "put")) == (
+        f"ok: deleted /items/{{id}} PUT from {base}\n"
+    )
+    assert httpx.put(f"{gateway}/items/42", timeout=30).status_code == 404
+    assert ok(wsk("api", "delete", base)) == f"ok: deleted API {base}\n"
+    assert httpx.get(f"{gateway}/echo", timeout=30).status_code == 404
+    gone = wsk("api", "get", base)
+    assert (gone.exit_code, gone.stderr) == (1, f"error: API does not exist for basepath {base}\n")
+    again = wsk("api", "delete", base)
+    assert again.exit_code == 1 and again.stderr.startswith("error: Unable to delete API: ")
+
+
+def test_api_needs_a_web_action(wsk: Cli, name: str, source: Callable[[str, str], str]) -> None:
+    ok(wsk("action", "create", name, source("echo.py", ECHO)))
+    result = wsk("api", "create", f"/{name}", "/x", "get", name)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: Action '/_/{name}' is not a web action.")
+
+
+def test_api_from_a_swagger_file(
+    wsk: Cli, server: Server, name: str, source: Callable[[str, str], str], tmp_path: Path
+) -> None:
+    import httpx
+
+    ok(wsk("action", "create", name, source("echo.py", ECHO), "--web", "true"))
+    doc = {
+        "swagger": "2.0",
+        "basePath": f"/{name}",
+        "info": {"title": name, "version": "1.0"},
+        "paths": {
+            "/hi": {
+                "post": {
+                    "operationId": "hi",
+                    "responses": {},
+                    "x-openwhisk": {"namespace": "guest", "action": name, "package": ""},
+                }
+            }
+        },
+    }
+    path = tmp_path / "api.json"
+    path.write_text(json.dumps(doc))
+    gateway = f"{server.url}/gw/guest/{name}"
+    assert ok(wsk("api", "create", "-c", str(path))) == (
+        f"ok: created API /{name}/hi post for action /guest/{name}\n{gateway}/hi\n"
+    )
+    assert httpx.post(f"{gateway}/hi", json={"n": 5}, timeout=30).json()["n"] == 5
+    ok(wsk("api", "delete", name))  # by API name
+
+
+def test_verbose_shows_http_but_never_the_key(
+    wsk: Cli, server: Server, name: str, source: Callable[[str, str], str]
+) -> None:
+    import base64
+
+    ok(wsk("action", "create", name, source("echo.py", ECHO), "--web", "true"))
+    # api create sends the key in its body (the gateway's "authkey"), as wsk does.
+    result = wsk("-v", "api", "create", f"/{name}", "/x", "get", name)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"ok: created API /{name}/x GET")
+    trace = result.stderr
+    assert f"REQUEST:\n[GET]\t{server.url}/api/v1/namespaces/_/actions/{name}?code=false" in trace
+    assert f"[POST]\t{server.url}/api/v1/web/whisk.system/apimgmt/createApi.http?" in trace
+    assert '"authorization": "Basic ***"' in trace
+    assert '"authkey":"***"' in trace
+    assert "RESPONSE:\nGot response with code 200" in trace
+    assert "Req Body\n" in trace and "Response body received:\n" in trace
+    key = server.auth
+    for secret in (key, key.split(":")[1], base64.b64encode(key.encode()).decode()):
+        assert secret not in trace
+    ok(wsk("api", "delete", f"/{name}"))
+
+
+def test_completion_script_drives_the_cli(server: Server, home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    script = ok(Run(None, [])("completion", "bash"))
+    assert "_pwsk_completion" in script
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    # Source the script in bash and run its completion function on a partial command line,
+    # with `pwsk` on PATH, as a user's shell would.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pwsk = bin_dir / "pwsk"
+    pwsk.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pwsk.cli.main "$@"\n')
+    pwsk.chmod(0o755)
+    (tmp_path / "completion.sh").write_text(script)
+    probe = (
+        f"source {tmp_path / 'completion.sh'}\n"
+        "COMP_WORDS=(pwsk api cr); COMP_CWORD=2\n"
+        "_pwsk_completion pwsk\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "HOME": str(home)}
+    done = subprocess.run(
+        [bash, "--norc", "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["create"]
+
+
+def test_refresh_and_sdk_on_a_server_without_them(
+    wsk: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = wsk("package", "refresh")
+    assert (result.exit_code, result.stderr) == (
+        3,
+        "error: The package refresh feature is not implemented in the target deployment\n",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = wsk("sdk", "install", "docker")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: The docker SDK installation failed: Unable to retrieve 'blackbox.tar.gz' SDK: "
+    )
+    assert list(tmp_path.iterdir()) == []
