@@ -7,9 +7,6 @@ client certificate that pwsk resolved when the command line does not give them.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import click
 
 from .common import EXIT_GENERAL, CliError, state
@@ -31,6 +28,9 @@ def project() -> None:
 
 
 def _run(subcommand: str | None, args: tuple[str, ...]) -> None:
+    import shutil
+    import subprocess
+
     program = shutil.which(WSKDEPLOY)
     if program is None:
         raise CliError(

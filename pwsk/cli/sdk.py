@@ -9,8 +9,6 @@ script to a file (or prints it with ``--stdout``), as ``wsk sdk install bashauto
 
 from __future__ import annotations
 
-import io
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +112,9 @@ def install(args: tuple[str, ...], to_stdout: bool, **_: Any) -> None:
 
 
 def _install(component: str, spec: Sdk) -> None:
+    import io
+    import tarfile
+
     from pwsk.client import ClientError
 
     def failure(reason: str) -> CliError:

@@ -152,3 +152,22 @@ def test_project_without_wskdeploy(home: Path, monkeypatch: pytest.MonkeyPatch) 
     result = Run(None, [])("project", "export", "--projectname", "p")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: pwsk project runs wskdeploy, which is not on PATH")
+
+
+def test_help_starts_without_the_http_stack() -> None:
+    """``pwsk --help`` (and completion, which runs on every Tab) never imports httpx."""
+    probe = (
+        "import sys\n"
+        "from pwsk.cli.main import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'httpx', 'orjson', 'yaml', 'tarfile', 'subprocess', 'fastapi'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
