@@ -75,6 +75,8 @@ _pwsk_build() {  # image context BASE inputs-hash: builds unless the image has t
   log="$(DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base" \
            --label "pwsk.inputs=$want" -t "$image" "$context" 2>&1)" ||
     { echo "$log" >&2; return 1; }
+  # The image it replaced is now untagged: drop those of ours.
+  docker image prune -f --filter label=pwsk.inputs >/dev/null
 }
 
 _pwsk_docker_runtime() {  # image runtimes/<family> BASE
