@@ -8,9 +8,13 @@ __all__ = ["InvokerInfo", "Registry", "open_registry"]
 
 
 def open_registry(url: str) -> Registry:
-    """``local://`` or ``consul://host:port``."""
+    """``local://`` or ``consul://host:port[?prefix=&token=&timeout=&deregister_after=]``."""
     if url.startswith("local://"):
         from .local import LocalRegistry
 
         return LocalRegistry()
+    if url.startswith("consul://"):
+        from .consul import ConsulRegistry
+
+        return ConsulRegistry(url)
     raise ValueError(f"unsupported registry url {url!r}")
