@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from controller.app import create_app
+from gateway.edge import Edge, namespace_of
 from invoker.containers import open_factory
 from invoker.service import Invoker
 
@@ -67,6 +68,8 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     docstore = DocStore(data_dir / "userdata.db")
     await docstore.start()
     app = create_app(settings, store, bus, docstore=docstore, manage_engines=False)
+    edge = Edge(bus, namespace_of(app.state.controller.auth.authenticate))  # realtime, dashboard
+    edge.install(app)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning",
                             http="httptools", access_log=False, timeout_graceful_shutdown=10)
     server = _Server(config)
@@ -76,15 +79,18 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         if server.should_exit:
             server.force_exit = True
         server.should_exit = True
+        edge.close_streams()  # event streams never end by themselves
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     try:
+        await edge.start()
         await invoker.start()
         await system.start()
         await server.serve()
     finally:
+        await edge.stop()
         await system.stop()
         await invoker.stop()
         await docstore.stop()
