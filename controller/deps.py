@@ -17,13 +17,14 @@ from .core import Controller
 Json = dict[str, Any]
 
 
-def get_controller(request: Request) -> Controller:
+async def get_controller(request: Request) -> Controller:
+    # async on purpose: FastAPI runs plain-def dependencies in a thread pool.
     controller: Controller = request.app.state.controller
     return controller
 
 
 async def get_identity(request: Request) -> Identity:
-    controller = get_controller(request)
+    controller: Controller = request.app.state.controller
     identity = await controller.auth.authenticate(request.headers.get("authorization"))
     request.state.identity = identity
     return identity

@@ -32,10 +32,8 @@ class _Stream:
         self.changed = asyncio.Event()
 
     def pending_sentinel(self) -> int | None:
-        for idx in self.sentinels:
-            if idx >= self.consumed:
-                return idx
-        return None
+        # Handed-out lines are dropped at each collection, so the first sentinel is next.
+        return self.sentinels[0] if self.sentinels else None
 
 
 class LogBuffer:
@@ -96,13 +94,11 @@ class LogBuffer:
                 nxt = end + 1
             out.extend(LogLine(line.time_ns, name, line.text)
                        for line in stream.lines[stream.consumed:end])
-            stream.consumed = nxt
-            # Drop what was handed out so a long-lived container does not hoard memory.
-            if stream.consumed > 1024:
-                del stream.lines[:stream.consumed]
-                stream.sentinels = [i - stream.consumed for i in stream.sentinels
-                                    if i >= stream.consumed]
-                stream.consumed = 0
+            # Drop what was handed out: a long-lived container hoards nothing, and the
+            # next collection starts at line 0 of what is left.
+            del stream.lines[:nxt]
+            stream.sentinels = [i - nxt for i in stream.sentinels if i >= nxt]
+            stream.consumed = 0
         out.sort(key=lambda line: line.time_ns)
         return CollectedLogs(out, complete)
 
