@@ -108,7 +108,8 @@ class Firer:
         return ceiling * (0.5 + 0.5 * self._rng.random())
 
     async def _wait_throttle(self) -> None:
-        while (pause := self._not_before - time.monotonic()) > 0:
+        # Once: if another 429 extends the pause meanwhile, the next answer says so again.
+        if (pause := self._not_before - time.monotonic()) > 0:
             await self._sleep(pause)
 
     async def fire(self, entry: Entry) -> Outcome:
