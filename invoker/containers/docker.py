@@ -137,6 +137,14 @@ def _parse_stamp(stamp: bytes) -> int | None:
     return seconds * 1_000_000_000 + nanos
 
 
+def _error(resp: httpx.Response) -> DockerError:
+    try:
+        message = str(orjson.loads(resp.content).get("message", ""))
+    except (orjson.JSONDecodeError, AttributeError):
+        message = resp.text[:300]
+    return DockerError(resp.status_code, message)
+
+
 class _Engine:
     """The few Engine API calls we make, over one keep-alive client."""
 
@@ -159,11 +167,7 @@ class _Engine:
         except httpx.HTTPError as exc:
             raise DockerError(0, str(exc) or type(exc).__name__) from exc
         if resp.status_code >= 400:
-            try:
-                message = str(orjson.loads(resp.content).get("message", ""))
-            except (orjson.JSONDecodeError, AttributeError):
-                message = resp.text[:300]
-            raise DockerError(resp.status_code, message)
+            raise _error(resp)
         if not resp.content:
             return None
         return orjson.loads(resp.content)
@@ -177,11 +181,7 @@ class _Engine:
                                         timeout=httpx.Timeout(600.0, connect=5.0)) as resp:
                 if resp.status_code >= 400:
                     await resp.aread()
-                    try:
-                        message = str(orjson.loads(resp.content).get("message", ""))
-                    except (orjson.JSONDecodeError, AttributeError):
-                        message = resp.text[:300]
-                    raise DockerError(resp.status_code, message)
+                    raise _error(resp)
                 async for line in resp.aiter_lines():
                     if not line.strip():
                         continue
@@ -397,7 +397,7 @@ class DockerFactory:
         return urlunsplit(parts._replace(netloc=netloc))
 
     def _name(self, spec: ContainerSpec) -> str:
-        # The pool names specs "wsk<pool>_<hint>"; keep the hint after our own prefix.
+        # The pool names specs "wsk<pool>_<hint>": our own prefix replaces the pool's.
         hint = spec.name.split("_", 1)[1] if spec.name.startswith("wsk") else spec.name
         raw = f"wsk{self.invoker}_{next(self._counter)}_{hint}"
         return _NAME_CHARS.sub("_", raw)[:63].rstrip("_.-")
