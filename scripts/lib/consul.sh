@@ -25,7 +25,8 @@ pwsk_consul_install() {
   # without those replace lines Go fetches the required versions from the proxy instead.
   rm -rf "$src" && cp -r "$mod" "$src" && chmod -R u+w "$src"
   sed -i '/^replace github.com\/hashicorp\/consul\//d' "$src/go.mod"
-  (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -o "$PWSK_CONSUL_BIN.tmp" . >&2)
+  (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" \
+                 -o "$PWSK_CONSUL_BIN.tmp" . >&2)
   mv "$PWSK_CONSUL_BIN.tmp" "$PWSK_CONSUL_BIN"
   rm -rf "$src"
   say "consul: built $PWSK_CONSUL_BIN"

@@ -49,8 +49,13 @@ pwsk_kafka_install() {
 </project>
 POM
   rm -rf "$PWSK_KAFKA_HOME/libs"
-  mvn -q -B -Dstyle.color=never -f "$PWSK_KAFKA_HOME/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$PWSK_KAFKA_HOME/libs" >&2
+  # Quiet Maven still prints colour resets: show its output only when it fails.
+  local out
+  if ! out="$(mvn -q -B -f "$PWSK_KAFKA_HOME/pom.xml" dependency:copy-dependencies \
+                -DincludeScope=runtime -DoutputDirectory="$PWSK_KAFKA_HOME/libs" 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
   cat >"$PWSK_KAFKA_HOME/log4j.properties" <<'LOG4J'
 log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
