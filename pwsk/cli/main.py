@@ -21,6 +21,7 @@ from .actions import action
 from .activations import activation
 from .apis import api
 from .common import EXIT_USAGE, CliError, global_options
+from .deploy import deploy_command, undeploy_command
 from .namespaces import get as namespace_get
 from .namespaces import namespace
 from .packages import package
@@ -105,6 +106,8 @@ for command in (
     project,
     standalone,
     completion,
+    deploy_command,
+    undeploy_command,
 ):
     cli.add_command(command)
 cli.add_command(namespace_get, name="list")

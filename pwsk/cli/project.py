@@ -74,9 +74,27 @@ def _passthrough(name: str, subcommand: str | None, summary: str) -> click.Comma
     return command
 
 
+def _builtin(name: str, remove: bool, summary: str) -> click.Command:
+    """``project deploy|undeploy -m MANIFEST``, done by pwsk itself (``pwsk.deploy``)."""
+
+    @click.command(name, help=f"""{summary}
+
+    \b
+      pwsk project {name} -m manifest.yaml
+    """)
+    @click.option("-m", "--manifest", "manifest", help="The manifest file.")
+    def run(manifest: str | None) -> None:
+        from .deploy import _run as deploy_run
+
+        deploy_run(manifest, remove)
+
+    return run
+
+
+project.add_command(_builtin("deploy", False, "Deploy a project from its manifest."))
+project.add_command(_builtin("undeploy", True, "Remove what a manifest deployed."))
+
 for _name, _sub, _summary in (
-    ("deploy", None, "Deploy a project from its manifest (wskdeploy)."),
-    ("undeploy", "undeploy", "Remove what a manifest deployed (wskdeploy undeploy)."),
     ("sync", "sync", "Deploy a manifest and remove what it no longer holds (wskdeploy sync)."),
     ("export", "export", "Export a deployed project to a manifest (wskdeploy export)."),
 ):

@@ -139,12 +139,12 @@ def wskdeploy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for wskdeploy")
 def test_project_runs_wskdeploy(wskdeploy: Path, home: Path) -> None:
-    result = Run(None, ["--apihost", FAKE_HOST])("project", "deploy", "-m", "m.yaml", "--preview")
+    result = Run(None, ["--apihost", FAKE_HOST])("project", "sync", "-m", "m.yaml", "--preview")
     assert result.exit_code == 7  # wskdeploy's own exit status
-    forwarded = ["-m", "m.yaml", "--preview", "--apihost", FAKE_HOST]
+    forwarded = ["sync", "-m", "m.yaml", "--preview", "--apihost", FAKE_HOST]
     assert wskdeploy.read_text().splitlines() == forwarded
-    result = Run(None, ["-u", GUEST])("project", "undeploy", "--auth", "other:key", "--help")
-    assert wskdeploy.read_text().splitlines() == ["undeploy", "--auth", "other:key", "--help"]
+    result = Run(None, ["-u", GUEST])("project", "export", "--auth", "other:key", "--help")
+    assert wskdeploy.read_text().splitlines() == ["export", "--auth", "other:key", "--help"]
 
 
 def test_project_without_wskdeploy(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
