@@ -8,12 +8,7 @@ send ``READ`` and ``DELETE``. Each resolves to the feed action's activation reco
 
 from __future__ import annotations
 
-import pytest
-
 from tests.compat.conftest import NodeClient
-
-pytestmark = pytest.mark.xfail(strict=True, reason=(
-    "/whisk.system/alarms/alarm is not installed in pwsk standalone yet (invoking it is 403)"))
 
 ALARM = "/whisk.system/alarms/alarm"
 ECHO = "function main(p) { return p }"
