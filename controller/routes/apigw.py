@@ -127,6 +127,8 @@ def _route(relpath: Any, operation: Any, action: str, caller: Identity,
                        "package": fqn.package or "", "fqn": str(fqn)}}
 
 
+# The npm client calls these paths without an extension: a web action's default is .http.
+@router.post(f"{MGMT}/createApi", include_in_schema=False)
 @router.post(f"{MGMT}/createApi.http", summary="Create an API route (wsk api create)")
 async def create_api(request: Request, caller: Caller, ctl: Ctl) -> Any:
     body = await json_object(request)
@@ -174,6 +176,7 @@ async def _api_docs(ctl: Controller, namespace: str) -> list[Json]:
     return await ctl.store.list_entities(EntityQuery("api", namespace, False, 0, 10_000))
 
 
+@router.get(f"{MGMT}/getApi", include_in_schema=False)
 @router.get(f"{MGMT}/getApi.http", summary="List API routes (wsk api list/get)")
 async def get_api(request: Request, caller: Caller, ctl: Ctl) -> Any:
     q = request.query_params
@@ -190,6 +193,7 @@ async def get_api(request: Request, caller: Caller, ctl: Ctl) -> Any:
     return {"apis": apis}
 
 
+@router.delete(f"{MGMT}/deleteApi", include_in_schema=False)
 @router.delete(f"{MGMT}/deleteApi.http", summary="Delete API routes (wsk api delete)")
 async def delete_api(request: Request, caller: Caller, ctl: Ctl) -> Any:
     q = request.query_params

@@ -9,13 +9,7 @@ resolves to the created API (``{namespace, gwApiActivated, tenantId, gwApiUrl, a
 
 from __future__ import annotations
 
-import pytest
-
 from tests.compat.conftest import NodeClient
-
-pytestmark = pytest.mark.xfail(strict=True, reason=(
-    "pwsk serves the route management API only at .../apimgmt/{createApi,getApi,deleteApi}"
-    ".http; the client calls it without an extension, which must mean .http"))
 
 HELLO = "function main(p) { return {greeting: 'Hello ' + (p.name || 'world'), id: p.id} }"
 
