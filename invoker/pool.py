@@ -128,6 +128,8 @@ class ContainerPool:
             slot = await self._acquire(key, kind, memory, job)
         except ContainerStartError as exc:
             logger.warning("container start failed", error=str(exc))
+            if exc.developer_error:
+                return self._failed(job, Status.DEVELOPER_ERROR, str(exc))
             return self._failed(job, Status.WHISK_ERROR, "Failed to start the action container.")
         assert slot.runner is not None
         reusable = False
@@ -216,15 +218,18 @@ class ContainerPool:
 
     async def _start_slot(self, slot: Slot, job: Job) -> None:
         try:
-            slot.runner = await self._start_container(slot.kind, slot.memory_mb, job.action.name)
+            image = job.action.exec.image if slot.kind == BLACKBOX else None
+            hint = f"{job.msg.user.namespace}_{job.action.name}"
+            slot.runner = await self._start_container(slot.kind, slot.memory_mb, hint, image)
         except BaseException:
             self._remove(slot)
             self._wake()
             raise
 
-    async def _start_container(self, kind: str, memory: int, hint: str) -> Runner:
+    async def _start_container(self, kind: str, memory: int, hint: str,
+                               image: str | None = None) -> Runner:
         spec = ContainerSpec(family=family_of(kind), kind=kind, memory_mb=memory,
-                             name=f"wsk{self.name}_{hint[:40]}")
+                             name=f"wsk{self.name}_{hint[:40]}", image=image)
         container = await self.factory.create(spec)
         try:
             await container.wait_ready(self.settings.container_start_timeout_s)

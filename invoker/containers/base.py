@@ -63,4 +63,7 @@ class ContainerFactory(Protocol):
 
 
 class ContainerStartError(Exception):
-    pass
+    """The backend could not start a container; ``developer_error`` when it is the action's
+    fault (its image cannot be found), else the platform's."""
+
+    developer_error = False

@@ -75,6 +75,8 @@ class DockerError(Exception):
 class ImageUnavailable(ContainerStartError):
     """An action's own image is neither present nor pullable: the developer's error."""
 
+    developer_error = True
+
 
 def socket_path() -> str:
     """The engine's socket: ``DOCKER_HOST`` if it names a unix socket, else the default."""
