@@ -136,6 +136,8 @@ class KafkaBus:
             await subscription.close()
         if self._probe is not None:
             self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
             self._probe = None
         producer, admin, self._producer, self._admin = self._producer, self._admin, None, None
         await self._close_clients(producer, admin)
@@ -304,20 +306,26 @@ class KafkaAckSubscription:
         if self._partitions.get(tp) is not part:
             return  # acknowledged after a rebalance took the partition away: it comes again
         part.ack(offset)
-        if part.ready > part.committed and (self._committer is None or self._committer.done()):
+        if part.ready > part.committed and not self._closed and (
+                self._committer is None or self._committer.done()):
             self._committer = asyncio.create_task(self._commit_loop())
 
     async def _commit_loop(self) -> None:
-        # Acks that arrive while a commit is in flight ride on the next one.
-        while await self._commit():
-            pass
+        # Acks that arrive while a commit is in flight ride on the next one; a failed commit
+        # is tried again (Kafka may be away for a while) until close() takes over.
+        delay = 0.1
+        while (done := await self._commit()) is not None:
+            if not done:
+                await asyncio.sleep(delay)
+            delay = 0.1 if done else min(delay * 2, RETRY_MAX_S)
 
-    async def _commit(self, only: list[TopicPartition] | None = None) -> bool:
-        """Commit every partition's acknowledged prefix; False when nothing was to commit."""
+    async def _commit(self, only: list[TopicPartition] | None = None) -> bool | None:
+        """Commit every partition's acknowledged prefix: True if that worked, False if it
+        failed, None when there was nothing to commit."""
         targets = {tp: part for tp, part in self._partitions.items()
                    if part.ready > part.committed and (only is None or tp in only)}
         if not targets or self._consumer is None:
-            return False
+            return None
         offsets = {tp: part.ready for tp, part in targets.items()}
         try:
             async with asyncio.timeout(self._bus.settings.timeout_s):
@@ -343,9 +351,10 @@ class KafkaAckSubscription:
         self._closed = True
         async with self._lifecycle:
             if self._committer is not None:
-                with contextlib.suppress(Exception):
+                self._committer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
                     await self._committer
-            await self._commit()
+            await self._commit()  # the last acknowledgements, once more, within the timeout
             consumer, self._consumer = self._consumer, None
             if consumer is not None:
                 # Leaving the group hands its partitions to the others at once.

@@ -14,7 +14,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from pwsk.bus import open_bus, topics
-from pwsk.bus.kafka import HOUR_MS, MINUTE_MS, KafkaBus, KafkaSettings, retention_ms
+from pwsk.bus.kafka import (
+    HOUR_MS,
+    MINUTE_MS,
+    KafkaBus,
+    KafkaSettings,
+    _Partition,
+    retention_ms,
+)
 from pwsk.errors import ServiceUnavailable
 from tests.bus import engines
 from tests.servers import free_port
@@ -39,6 +46,17 @@ def test_retention_follows_openwhisk() -> None:
     assert retention_ms(topics.EVENTS) == HOUR_MS
     assert retention_ms(topics.CACHE_INVALIDATION) == 5 * MINUTE_MS
     assert retention_ms("scheduler0") == 24 * HOUR_MS
+
+
+def test_commits_stop_at_the_first_unacknowledged_offset() -> None:
+    part = _Partition()
+    part.pending.extend([5, 6, 7])
+    part.ack(6)
+    assert part.ready == -1  # 5 is still in progress: committing 7 would lose it
+    part.ack(5)
+    assert part.ready == 7
+    part.ack(7)
+    assert (part.ready, list(part.pending), part.acked) == (8, [], set())
 
 
 async def test_no_broker_fails_start_fast() -> None:
