@@ -68,9 +68,11 @@ class _Acker:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                # One sync covers everything written so far, so a burst shares one fsync.
-                await self.journal.sync(self._queue[-1][1])
-                while self._queue:
+                # One sync covers everything queued so far, so a burst shares one fsync.
+                # What arrives during it waits for the next one: never ack ahead of the disk.
+                durable = self._queue[-1][1]
+                await self.journal.sync(durable)
+                while self._queue and self._queue[0][1] <= durable:
                     message, _ = self._queue.popleft()
                     self.conn.ack(message)
             self._idle.set()
