@@ -35,26 +35,21 @@ RegistryFactory = Callable[[], Registry]
 async def new_registry(request: pytest.FixtureRequest) -> AsyncIterator[RegistryFactory]:
     """Makes started registries that share one state (one agent and prefix on Consul), as
     processes of one deployment would; everything they made is removed afterwards."""
-    made: list[Registry] = []
     if request.param == "local":
         shared = LocalRegistry()
+        yield lambda: shared
+        return
+    url = f"{request.getfixturevalue('consul_url')}?prefix=t{secrets.token_hex(4)}"
+    made: list[ConsulRegistry] = []
 
-        def make() -> Registry:
-            return shared
-    else:
-        prefix = f"t{secrets.token_hex(4)}"
-        url = f"{request.getfixturevalue('consul_url')}?prefix={prefix}"
-
-        def make() -> Registry:
-            registry = ConsulRegistry(url)
-            made.append(registry)
-            return registry
+    def make() -> Registry:
+        made.append(ConsulRegistry(url))
+        return made[-1]
 
     yield make
     for registry in made:
         await registry.stop()
-    if request.param == "consul":
-        await _clean_consul(ConsulRegistry(url))
+    await _clean_consul(ConsulRegistry(url))
 
 
 async def _clean_consul(registry: ConsulRegistry) -> None:
