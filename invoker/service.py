@@ -14,6 +14,7 @@ from collections import OrderedDict
 from pwsk import log, tid
 from pwsk.activation import Activation, Response, Status
 from pwsk.bus import Bus, topics
+from pwsk.bus.base import Delivery
 from pwsk.entities import Action
 from pwsk.errors import Conflict, Messages
 from pwsk.messages import Ack, ActivationMessage, MessageError, PingMessage
@@ -50,7 +51,9 @@ class Invoker:
         await self.factory.cleanup()
         await self.pool.start()
         topic = topics.invoker(self.id)
-        self._subscription = self.bus.subscribe(topic, group=topic)
+        # Acknowledged only once the record is stored: a crashed invoker's activations are
+        # redelivered to whoever consumes the topic next, never lost silently.
+        self._subscription = self.bus.subscribe_with_ack(topic, group=topic)
         self._consumer = asyncio.create_task(self._consume())
         self._pinger = asyncio.create_task(self._ping_loop())
         logger.info("invoker started", instance=self.id)
@@ -77,14 +80,15 @@ class Invoker:
             await asyncio.sleep(1.0)
 
     async def _consume(self) -> None:
-        async for raw in self._subscription:
+        async for delivery in self._subscription:
             try:
-                msg = ActivationMessage.from_bytes(raw)
+                msg = ActivationMessage.from_bytes(delivery.value)
             except MessageError as exc:
                 logger.error("dropping undecodable activation message", error=str(exc))
+                await delivery.ack()
                 continue
             await self._slots.acquire()
-            task = asyncio.create_task(self._handle(msg))
+            task = asyncio.create_task(self._handle(msg, delivery))
             self._tasks.add(task)
             task.add_done_callback(self._done)
 
@@ -112,7 +116,7 @@ class Invoker:
             self._actions.popitem(last=False)
         return action
 
-    async def _handle(self, msg: ActivationMessage) -> None:
+    async def _handle(self, msg: ActivationMessage, delivery: Delivery) -> None:
         tid.current.set(msg.transid)
         try:
             action = await self._fetch(msg)
@@ -131,6 +135,7 @@ class Invoker:
             await self._ack(msg, Ack(Ack.RESULT, msg.transid, msg.activation_id, self.id,
                                      activation, system_error))
         await self._record(activation, msg)
+        await delivery.ack()
         await self._ack(msg, Ack(Ack.COMPLETION, msg.transid, msg.activation_id, self.id,
                                  None, system_error))
 
