@@ -57,18 +57,23 @@ class Published:
     skipped: int = 0  # readings that fell due while the broker was away
 
 
-async def _send(client: aiomqtt.Client, step: Step, prefix: str) -> int:
+async def _send(client: aiomqtt.Client, step: Step, prefix: str, ack_timeout: float) -> int:
     now_ms = int(time.time() * 1000)
     for reading in step.readings:
         payload = orjson.dumps(reading.payload(now_ms))
-        await client.publish(f"{prefix}/{reading.topic_suffix}", payload, qos=1)
+        # aiomqtt waits for the PUBACK without watching the connection: the timeout is how a
+        # vanished broker gets noticed.
+        await client.publish(f"{prefix}/{reading.topic_suffix}", payload, qos=1,
+                             timeout=ack_timeout)
     return len(step.readings)
 
 
 async def publish(simulator: Simulator, broker: BrokerAddress, *, time_scale: float = 60.0,
                   prefix: str = "brewery", client_id: str | None = None,
+                  ack_timeout: float = 5.0,
                   on_step: Callable[[Step], None] | None = None) -> Published:
-    """Run one brew against ``broker``; returns what was sent."""
+    """Run one brew against ``broker``; returns what was sent. A PUBACK that takes longer
+    than ``ack_timeout`` seconds counts as a lost connection."""
     if time_scale < 0:
         raise ValueError("time_scale must be >= 0")
     done = Published()
@@ -80,13 +85,13 @@ async def publish(simulator: Simulator, broker: BrokerAddress, *, time_scale: fl
         try:
             async with aiomqtt.Client(broker.host, broker.port, username=broker.username,
                                       password=broker.password, identifier=client_id,
-                                      socket_options=[NODELAY]) as client:
+                                      timeout=ack_timeout, socket_options=[NODELAY]) as client:
                 delay = 0.1
                 while step is not None:
                     if time_scale and (wait := started + step.t / time_scale
                                        - time.monotonic()) > 0:
                         await asyncio.sleep(wait)
-                    done.messages += await _send(client, step, prefix)
+                    done.messages += await _send(client, step, prefix, ack_timeout)
                     done.steps += 1
                     if on_step is not None:
                         on_step(step)
