@@ -22,6 +22,8 @@ from pwsk import tid
 from pwsk.errors import Messages
 from pwsk.limits import MAX_HTTP_BODY
 
+from .edge import Edge
+
 RETRY_AFTER_S = 5.0
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
                "proxy-authorization", "proxy-authenticate", "trailer", "host",
@@ -55,15 +57,20 @@ def create_gateway(controllers: list[str]) -> FastAPI:
                                                      pool=10.0),
                                limits=httpx.Limits(max_keepalive_connections=100))
 
+    edge = Edge.for_gateway(client, upstreams.order)  # realtime channel, dashboard
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await edge.start(close_on_signals=True)
         try:
             yield
         finally:
+            await edge.stop()
             await client.aclose()
 
     app = FastAPI(title="pwsk gateway", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
+    edge.install(app)  # before the catch-all below
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
                                             "OPTIONS"], include_in_schema=False)

@@ -68,6 +68,7 @@ Authenticate = Callable[[str | None], Awaitable[str]]
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 HEARTBEAT = b": heartbeat\n\n"
+AUTH_TIMEOUT_S = 5.0
 
 
 class DashboardSettings(BaseSettings):
@@ -148,7 +149,8 @@ class ControllerAuth:
         for url in self.controllers():
             try:
                 response = await self.client.get(f"{url}/api/v1/namespaces",
-                                                 headers={"authorization": header})
+                                                 headers={"authorization": header},
+                                                 timeout=AUTH_TIMEOUT_S)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 continue
             except httpx.HTTPError as exc:
@@ -322,8 +324,9 @@ class Edge:
 
     def install(self, app: FastAPI) -> None:
         app.include_router(self.router())
-        app.mount("/dashboard", StaticFiles(directory=self.dashboard.dir, html=True,
-                                            check_dir=False), name="dashboard")
+        if self.dashboard.dir.is_dir():  # not there in a wheel without the site: no page
+            app.mount("/dashboard", StaticFiles(directory=self.dashboard.dir, html=True),
+                      name="dashboard")
 
     def router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)
