@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
-from pwsk.bus import Bus
+import orjson
+
+from pwsk import log
+from pwsk.bus import Bus, topics
 from pwsk.docstore import DocStore
 from pwsk.entities import Action, Exec
 from pwsk.errors import Conflict
@@ -19,6 +24,8 @@ from .entities import EntityStore
 from .invoke import Activator
 from .sharding import TEST_ACTION, ShardingBalancer
 from .throttle import Throttles
+
+logger = log.get("pwsk.controller")
 
 
 @dataclass
@@ -49,10 +56,33 @@ class Controller:
             self.balancer = ShardingBalancer(self.bus, self.registry,
                                              self.settings.controller_id,
                                              self.settings.cluster_size)
-        self.activator = Activator(self.settings, self.store, self.entities, self.balancer)
+        self.activator = Activator(self.settings, self.store, self.entities.caching(),
+                                   self.balancer)
+        self.entities.on_write = self._invalidate
         self.throttles = Throttles(self.settings)
 
+    async def _invalidate(self, doc_id: str) -> None:
+        """Tell the other controllers to drop ``doc_id`` from their caches."""
+        msg = orjson.dumps({"key": doc_id, "instanceId": self._instance})
+        try:
+            await self.bus.publish(topics.CACHE_INVALIDATION, msg)
+        except Exception as exc:  # the write stands; peers' caches expire by revision checks
+            logger.warning("cache invalidation not sent", key=doc_id, error=repr(exc))
+
+    async def _listen_invalidations(self) -> None:
+        async for raw in self._invalidations:
+            try:
+                msg = orjson.loads(raw)
+                if msg.get("instanceId") != self._instance:
+                    self.entities.forget(str(msg["key"]))
+            except (orjson.JSONDecodeError, KeyError, AttributeError):
+                logger.warning("bad cache invalidation message")
+
     async def start(self) -> None:
+        self._instance = f"controller{self.settings.controller_id}"
+        self._invalidations = self.bus.subscribe(topics.CACHE_INVALIDATION,
+                                                 group=f"cacheInvalidation{self._instance}")
+        self._listener = asyncio.create_task(self._listen_invalidations())
         await self.auth.seed()
         if self.registry is not None:
             await self.registry.start()
@@ -60,6 +90,10 @@ class Controller:
         await self.balancer.start()
 
     async def stop(self) -> None:
+        self._listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._listener
+        await self._invalidations.close()
         await self.activator.stop()
         await self.balancer.stop()
         if self.registry is not None:

@@ -1,12 +1,15 @@
 """Typed access to the whisks database, with an entity cache and entitlement checks.
 
-Reads on the invoke path come from the cache; every write through this class updates or
-drops the cached copy, so a controller never serves a stale revision it wrote itself.
+Reads on the invoke path come from a cache (``caching()``); CRUD reads go to the store, so a
+client always reads its own writes whichever controller it reaches. Every write updates or
+drops the cached copy and calls ``on_write`` (the controller tells its peers over the bus,
+spec §6.2 ``cacheInvalidation``), so caches across controllers converge within milliseconds.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pwsk.entities import Action, Entity, Package, entity_from_doc
@@ -20,12 +23,25 @@ CACHE_SIZE = 4096
 
 
 class EntityStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cache: OrderedDict[str, Entity] | None = None,
+                 use_cache: bool = False) -> None:
         self.store = store
-        self._cache: OrderedDict[str, Entity] = OrderedDict()
+        self._cache: OrderedDict[str, Entity] = OrderedDict() if cache is None else cache
+        self._use_cache = use_cache
+        self.on_write: Callable[[str], Awaitable[None]] | None = None
+
+    def caching(self) -> EntityStore:
+        """A view of the same store that reads through the shared cache (invoke path)."""
+        view = EntityStore(self.store, self._cache, use_cache=True)
+        view.on_write = self._notify
+        return view
+
+    async def _notify(self, doc_id: str) -> None:
+        if self.on_write is not None:
+            await self.on_write(doc_id)
 
     async def find(self, doc_id: str) -> Entity | None:
-        hit = self._cache.get(doc_id)
+        hit = self._cache.get(doc_id) if self._use_cache else None
         if hit is not None:
             self._cache.move_to_end(doc_id)
             return hit
@@ -68,6 +84,7 @@ class EntityStore:
             raise
         entity.rev = rev
         self._remember(entity)
+        await self._notify(entity.doc_id)
         return entity
 
     async def delete(self, entity: Entity) -> None:
@@ -75,6 +92,7 @@ class EntityStore:
         if entity.rev is None:
             raise NotFound()
         await self.store.delete(WHISKS, entity.doc_id, entity.rev)
+        await self._notify(entity.doc_id)
 
 
 def check_namespace(identity: Identity, namespace: str) -> None:

@@ -94,11 +94,13 @@ def create_gateway(controllers: list[str]) -> FastAPI:
                 continue
             except httpx.HTTPError:
                 return JSONResponse({"error": Messages.OVERLOADED, "code": transid}, 502)
-            out_headers = {k: v for k, v in response.headers.items()
-                           if k.lower() not in HOP_HEADERS}
-            return StreamingResponse(response.aiter_raw(), status_code=response.status_code,
-                                     headers=out_headers,
-                                     background=BackgroundTask(response.aclose))
+            out = StreamingResponse(response.aiter_raw(), status_code=response.status_code,
+                                    background=BackgroundTask(response.aclose))
+            # multi_items: repeated headers (Set-Cookie) must stay separate lines.
+            out.raw_headers = [(k.encode("latin-1"), v.encode("latin-1"))
+                               for k, v in response.headers.multi_items()
+                               if k.lower() not in HOP_HEADERS]
+            return out
         return JSONResponse({"error": Messages.OVERLOADED, "code": transid}, 503)
 
     return app

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.api.helpers import invoke, put_action
+from tests.conftest import DEPLOYMENT
 from tests.servers import SYSTEM, Server
 
 BASE = "/couch/_"
+# The distributed deployment gives actions real CouchDB instead.
+pytestmark = pytest.mark.skipif(DEPLOYMENT != "standalone",
+                                reason="the embedded document store is part of standalone")
 
 
 def test_documents_revisions_and_conflicts(api: httpx.Client, name: str) -> None:

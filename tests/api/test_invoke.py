@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import ECHO, NS, annotation, invoke, put_action, wait_activation, zip_b64
+from tests.servers import Server
 
 
 def test_blocking_invoke_returns_record(api: httpx.Client, name: str) -> None:
@@ -166,7 +167,7 @@ def test_missing_action_is_404(api: httpx.Client, name: str) -> None:
     assert invoke(api, name).status_code == 404
 
 
-def test_ow_environment(api: httpx.Client, name: str) -> None:
+def test_ow_environment(server: Server, api: httpx.Client, name: str) -> None:
     code = ("import os\ndef main(a):\n    return {k: v for k, v in os.environ.items() "
             "if k.startswith('__OW_')}\n")
     put_action(api, name, code, annotations=[{"key": "provide-api-key", "value": True}])
@@ -176,7 +177,7 @@ def test_ow_environment(api: httpx.Client, name: str) -> None:
     assert env["__OW_ACTION_NAME"] == f"/guest/{name}"
     assert env["__OW_ACTIVATION_ID"] == rec["activationId"]
     assert env["__OW_API_KEY"].startswith("23bc46b1-")
-    assert env["__OW_API_HOST"].startswith("http://127.0.0.1:")
+    assert env["__OW_API_HOST"] == server.url
     assert int(env["__OW_DEADLINE"]) > rec["start"]
 
 
@@ -247,7 +248,9 @@ def test_custom_image_without_docker_is_clear_error(api: httpx.Client, name: str
     assert r.status_code == 200
     rec = invoke(api, name)
     assert rec.status_code == 502
-    assert "Docker backend" in rec.json()["response"]["result"]["error"]
+    assert rec.json()["response"]["status"] == "action developer error"
+    error = rec.json()["response"]["result"]["error"]
+    assert "someone/img:1" in error  # processes cannot run it; Docker cannot find it
 
 
 def test_logs_over_limit_are_truncated(api: httpx.Client, name: str) -> None:

@@ -28,11 +28,14 @@ def test_namespaces_lists_only_own(server: Server) -> None:
         assert system.get("/api/v1/namespaces").json() == ["whisk.system"]
 
 
-def test_limits_have_standalone_defaults(api: httpx.Client) -> None:
+def test_limits_follow_the_deployment(server: Server, api: httpx.Client) -> None:
     body = api.get("/api/v1/namespaces/_/limits").json()
-    assert body["invocationsPerMinute"] == 6000
-    assert body["concurrentInvocations"] == 100
-    assert body["firesPerMinute"] == 6000
+    # standalone starts generous (6000/100/6000); the test stack sets its own via PWSK_*
+    expected = {k: int(server.env.get(f"PWSK_{v}", d)) for k, v, d in (
+        ("invocationsPerMinute", "INVOCATIONS_PER_MINUTE", 6000),
+        ("concurrentInvocations", "CONCURRENT_INVOCATIONS", 100),
+        ("firesPerMinute", "FIRES_PER_MINUTE", 6000))}
+    assert {k: body[k] for k in expected} == expected
     assert body["maxActionTimeout"] == 300000
     assert body["maxActionMemory"] == 512 * 1024 * 1024
 

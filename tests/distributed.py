@@ -1,0 +1,156 @@
+"""The distributed stack for tests: gateway, 2 controllers, 2 invokers on real engines.
+
+Engines (Kafka, Consul, a CouchDB-compatible store, Docker) come from ``scripts/services``;
+each stack gets its own Kafka topic prefix, CouchDB database prefix and Consul prefix, so
+stacks never see each other's data. The gateway listens on the Docker bridge's address so
+that actions in containers reach the API (``__OW_API_HOST``) as well as the tests do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from tests.servers import GUEST, ROOT, SYSTEM, free_port
+
+ENGINES = ("kafka", "consul", "couchdb", "docker")
+
+
+def engines() -> dict[str, str]:
+    """``{engine: url}`` of the running engines, started if need be (fails loudly)."""
+    done = subprocess.run([str(ROOT / "scripts" / "services"), "up", *ENGINES],
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/services up failed:\n{done.stderr[-4000:]}")
+    urls = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    missing = [e for e in ENGINES if e not in urls]
+    if missing:
+        raise RuntimeError(f"engines not ready: {missing}\n{done.stderr[-4000:]}")
+    return urls
+
+
+def bridge_address() -> str:
+    """The host's address on the ``pwsk`` Docker network (created if missing)."""
+    from invoker.containers.docker import DockerFactory
+
+    async def find() -> str:
+        factory = DockerFactory("http://127.0.0.1:1")
+        try:
+            return urlsplit(await factory.container_api_host()).hostname or "127.0.0.1"
+        finally:
+            await factory.aclose()
+
+    return asyncio.run(find())
+
+
+@dataclass
+class Stack:
+    url: str
+    data_dir: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    auth: str = GUEST
+    system_auth: str = SYSTEM
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, auth: str | None = GUEST, **kwargs: object) -> httpx.Client:
+        basic = tuple(auth.split(":", 1)) if auth else None
+        return httpx.Client(base_url=self.url, auth=basic, timeout=90, **kwargs)  # type: ignore[arg-type]
+
+    def stop(self) -> int:
+        # Invokers first (they drain and remove their containers), then the rest.
+        order = sorted(self.procs, key=lambda n: not n.startswith("invoker"))
+        for name in order:
+            proc = self.procs[name]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        return 0
+
+    def log(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+                         for p in sorted(self.data_dir.glob("*.log")))
+
+
+def start_stack(data_dir: Path, controllers: int = 2, invokers: int = 2,
+                extra_env: dict[str, str] | None = None) -> Stack:
+    urls = engines()
+    tag = f"t{secrets.token_hex(3)}"
+    host = bridge_address()
+    gw_port = free_port()
+    gateway = f"http://{host}:{gw_port}"
+    couch = urlsplit(urls["couchdb"])
+    common = {
+        **os.environ,
+        "PWSK_LOG_LEVEL": "warning",
+        "PWSK_STORE": f"couchdb://{couch.netloc}?prefix={tag}_",
+        "PWSK_BUS": f"{urls['kafka']}?prefix={tag}-",
+        "PWSK_REGISTRY": f"{urls['consul']}?prefix={tag}",
+        "PWSK_CLUSTER_SIZE": str(controllers),
+        "PWSK_CONTAINERS": "docker",
+        "PWSK_API_HOST": gateway,
+        "PWSK_INVOCATIONS_PER_MINUTE": "100000",
+        "PWSK_CONCURRENT_INVOCATIONS": "1000",
+        "PWSK_FIRES_PER_MINUTE": "100000",
+        **(extra_env or {}),
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(gateway, data_dir, env=common)
+    ports = [free_port() for _ in range(controllers)]
+
+    def spawn(name: str, module: str, env: dict[str, str]) -> None:
+        with open(data_dir / f"{name}.log", "ab") as out:
+            stack.procs[name] = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
+                                                 env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    try:
+        for i, port in enumerate(ports):
+            spawn(f"controller{i}", "controller",
+                  {**common, "PWSK_CONTROLLER_ID": str(i), "PWSK_PORT": str(port)})
+        for i in range(invokers):
+            spawn(f"invoker{i}", "invoker", {**common, "PWSK_INVOKER_NAME": f"{tag}-inv{i}"})
+        spawn("gateway", "gateway", {**common, "PWSK_HOST": host, "PWSK_PORT": str(gw_port),
+                                     "PWSK_CONTROLLERS": ",".join(
+                                         f"http://127.0.0.1:{p}" for p in ports)})
+        _wait_ready(stack, ports, invokers)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _wait_ready(stack: Stack, ports: list[int], invokers: int) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        dead = [n for n, p in stack.procs.items() if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"{dead} exited during start-up:\n{stack.log()}")
+        try:
+            ready = all(_healthy(f"http://127.0.0.1:{p}", invokers) for p in ports)
+            ready = ready and httpx.get(stack.url + "/ping", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            ready = False
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the distributed stack did not get ready:\n{stack.log()}")
+        time.sleep(0.2)
+
+
+def _healthy(controller: str, invokers: int) -> bool:
+    r = httpx.get(controller + "/invokers/healthy/count", auth=tuple(GUEST.split(":", 1)),  # type: ignore[arg-type]
+                  timeout=2)
+    return r.status_code == 200 and r.json() >= invokers
