@@ -5,10 +5,14 @@ Configured by ``PWSK_*`` variables (see ``pwsk.settings``), e.g.::
     PWSK_STORE=couchdb://127.0.0.1:5984 PWSK_BUS=kafka://127.0.0.1:9092 \\
     PWSK_REGISTRY=consul://127.0.0.1:8500 PWSK_CONTROLLER_ID=0 PWSK_CLUSTER_SIZE=2 \\
     PWSK_PORT=10001 python -m controller
+
+With ``PWSK_SYSTEM_SERVICES=true`` (one controller per deployment) it also installs the
+system packages and runs the alarms feed's provider on ``PWSK_SYSTEM_HOST``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import uvicorn
@@ -21,13 +25,33 @@ from pwsk.store import open_store
 from .app import create_app
 
 
+async def serve(settings: Settings) -> None:
+    store = open_store(settings.store)
+    bus = open_bus(settings.bus)
+    await store.start()
+    await bus.start()
+    system = None
+    if settings.system_services:
+        from pwsk.system import SystemServices
+
+        system = SystemServices(settings, store, host=settings.system_host)
+        await system.start()
+    app = create_app(settings, store, bus, manage_engines=False)
+    config = uvicorn.Config(app, host=os.environ.get("PWSK_HOST", "127.0.0.1"),
+                            port=settings.port, log_level="warning", access_log=False,
+                            http="httptools", timeout_graceful_shutdown=10)
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        if system is not None:
+            await system.stop()
+        await bus.stop()
+        await store.stop()
+
+
 def main() -> None:
     log.configure(os.environ.get("PWSK_LOG_LEVEL", "info"))
-    settings = Settings()
-    app = create_app(settings, open_store(settings.store), open_bus(settings.bus))
-    uvicorn.run(app, host=os.environ.get("PWSK_HOST", "127.0.0.1"), port=settings.port,
-                log_level="warning", access_log=False, http="httptools",
-                timeout_graceful_shutdown=10)
+    asyncio.run(serve(Settings()))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # Stable name an invoker claims its id with (default: host name and the data dir).
     invoker_name: str = ""
     port: int = Field(default=10001, ge=1, le=65535)
+    # One controller of a deployment installs the system packages and runs the alarms
+    # provider; its endpoint must be reachable from action containers (system_host).
+    system_services: bool = False
+    system_host: str = "127.0.0.1"
     # What actions see as __OW_API_HOST; standalone sets it to its own address.
     api_host: str = "http://127.0.0.1:3233"
 

@@ -118,8 +118,9 @@ def start_stack(data_dir: Path, controllers: int = 2, invokers: int = 2,
 
     try:
         for i, port in enumerate(ports):
+            system = {"PWSK_SYSTEM_SERVICES": "true", "PWSK_SYSTEM_HOST": host} if i == 0 else {}
             spawn(f"controller{i}", "controller",
-                  {**common, "PWSK_CONTROLLER_ID": str(i), "PWSK_PORT": str(port)})
+                  {**common, "PWSK_CONTROLLER_ID": str(i), "PWSK_PORT": str(port), **system})
         for i in range(invokers):
             spawn(f"invoker{i}", "invoker", {**common, "PWSK_INVOKER_NAME": f"{tag}-inv{i}"})
         spawn("gateway", "gateway", {**common, "PWSK_HOST": host, "PWSK_PORT": str(gw_port),

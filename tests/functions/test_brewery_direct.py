@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,6 +20,11 @@ from tests.servers import Server
 
 @pytest.fixture
 def db(server: Server, name: str) -> dict[str, Any]:
+    """The database the actions use: pwsk's embedded store, or the stack's CouchDB."""
+    store = server.env.get("PWSK_STORE", "")
+    if store.startswith("couchdb://"):
+        netloc = urlsplit(store).netloc
+        return {"db_url": f"http://{netloc}", "db_auth": "", "db_name": f"brewery_{name}"}
     return {"db_url": f"{server.url}/couch/_", "db_auth": server.auth, "db_name": name}
 
 
