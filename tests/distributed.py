@@ -58,6 +58,7 @@ class Stack:
     url: str
     data_dir: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    specs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     auth: str = GUEST
     system_auth: str = SYSTEM
     env: dict[str, str] = field(default_factory=dict)
@@ -79,6 +80,22 @@ class Stack:
                     proc.kill()
                     proc.wait()
         return 0
+
+    def spawn(self, name: str, module: str | None = None,
+              env: dict[str, str] | None = None) -> None:
+        """Start (or restart) one service; without module/env, as it was started before."""
+        if module is None or env is None:
+            module, env = self.specs[name]
+        self.specs[name] = (module, env)
+        with open(self.data_dir / f"{name}.log", "ab") as out:
+            self.procs[name] = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
+                                                env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` one service."""
+        proc = self.procs[name]
+        proc.kill()
+        proc.wait()
 
     def log(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
@@ -111,11 +128,7 @@ def start_stack(data_dir: Path, controllers: int = 2, invokers: int = 2,
     stack = Stack(gateway, data_dir, env=common)
     ports = [free_port() for _ in range(controllers)]
 
-    def spawn(name: str, module: str, env: dict[str, str]) -> None:
-        with open(data_dir / f"{name}.log", "ab") as out:
-            stack.procs[name] = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
-                                                 env=env, stdout=out, stderr=subprocess.STDOUT)
-
+    spawn = stack.spawn
     try:
         for i, port in enumerate(ports):
             system = {"PWSK_SYSTEM_SERVICES": "true", "PWSK_SYSTEM_HOST": host} if i == 0 else {}
