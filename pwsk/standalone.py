@@ -25,6 +25,7 @@ from invoker.service import Invoker
 
 from . import log
 from .bus import open_bus
+from .demo import Demo
 from .docstore import DocStore
 from .settings import Settings
 from .store import open_store
@@ -51,7 +52,7 @@ def default_data_dir() -> Path:
 
 
 async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                data_dir: Path | None = None) -> None:
+                data_dir: Path | None = None, demo: bool = False) -> None:
     data_dir = data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     api_host = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
@@ -73,6 +74,7 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning",
                             http="httptools", access_log=False, timeout_graceful_shutdown=10)
     server = _Server(config)
+    brewery = Demo(settings.api_host, data_dir) if demo else None  # see pwsk.demo
 
     def on_signal() -> None:
         # First Ctrl-C: graceful (drain, then stop); a second one: stop now.
@@ -80,6 +82,8 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
             server.force_exit = True
         server.should_exit = True
         edge.close_streams()  # event streams never end by themselves
+        if brewery:
+            brewery.stop_soon()
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,8 +92,12 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         await edge.start()
         await invoker.start()
         await system.start()
+        if brewery:
+            await brewery.start()  # comes up once the server answers
         await server.serve()
     finally:
+        if brewery:
+            await brewery.stop()
         await edge.stop()
         await system.stop()
         await invoker.stop()
@@ -98,8 +106,9 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         await store.stop()
 
 
-def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path | None = None) -> None:
-    """Serve until Ctrl-C (blocking)."""
+def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path | None = None,
+        demo: bool = True) -> None:
+    """Serve until Ctrl-C (blocking); with ``demo``, the live brewery too (``pwsk.demo``)."""
     log.configure(os.environ.get("PWSK_LOG_LEVEL", "info"))
     try:
         import uvloop
@@ -109,7 +118,7 @@ def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path | None
         pass
     print(f"pwsk standalone on http://{host}:{port} (data in {data_dir or default_data_dir()})",
           flush=True)
-    asyncio.run(serve(host, port, data_dir))
+    asyncio.run(serve(host, port, data_dir, demo))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,8 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--data-dir", type=Path, default=None)
+    # Off here (tests start ``python -m pwsk.standalone``); ``pwsk standalone`` turns it on.
+    parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=False,
+                        help="start the live brewery demo (default: off)")
     args = parser.parse_args(argv)
-    run(args.host, args.port, args.data_dir)
+    run(args.host, args.port, args.data_dir, demo=args.demo)
 
 
 if __name__ == "__main__":
