@@ -35,7 +35,10 @@ async def serve(settings: Settings) -> None:
     name = settings.invoker_name or socket.gethostname()
     instance = await registry.claim_invoker_id(name)
     settings = settings.model_copy(update={"invoker_id": instance})
-    invoker = Invoker(settings, store, bus, open_factory(settings.containers, settings.api_host))
+    factory = open_factory(settings.containers, settings.api_host, invoker=instance,
+                           user_memory_mb=settings.user_memory_mb,
+                           network=settings.docker_network)
+    invoker = Invoker(settings, store, bus, factory)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

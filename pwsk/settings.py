@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # invokers; auto: lean with the local registry, sharding otherwise.
     balancer: str = "auto"
     containers: str = "process"
+    # Docker backend: the bridge network action containers join (created if missing).
+    docker_network: str = "pwsk"
 
     controller_id: int = 0
     # Controllers in the deployment: each takes 1/cluster_size of every invoker's memory.
