@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
 LOOPBACK = "127.0.0.1"
+LISTENER = "default"
+log = logging.getLogger("bridge.broker")
 
 
 class UserListAuth(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type hints
@@ -61,6 +65,10 @@ class EmbeddedBroker:
 
     ``port=0`` picks a free port at ``start()``; the chosen one is kept, so a stopped broker
     starts again on the same address (clients reconnect to it). ``stop()`` is idempotent.
+
+    The listening socket is ours, not amqtt's (an "external" listener): amqtt's own shutdown
+    can wait forever for a client that keeps publishing (a cancelled read is sometimes
+    swallowed), so ``stop()`` first cuts every connection, which ends each session at once.
     """
 
     def __init__(self, host: str = LOOPBACK, port: int = 0,
@@ -69,6 +77,8 @@ class EmbeddedBroker:
         self.port = port
         self.users = dict(users or {})
         self._broker: Broker | None = None
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -80,7 +90,7 @@ class EmbeddedBroker:
 
     def _config(self) -> dict[str, Any]:
         return {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "listeners": {LISTENER: {"type": "external", "bind": f"{self.host}:{self.port}"}},
             # Only our authentication; no $SYS publisher, no packet logger.
             "plugins": {f"{__name__}.UserListAuth": {"users": self.users}},
         }
@@ -92,14 +102,41 @@ class EmbeddedBroker:
             self.port = free_port(self.host)
         broker = Broker(self._config())
         await broker.start()
+        try:
+            self._server = await asyncio.start_server(self._connected, self.host, self.port,
+                                                      reuse_address=True)
+        except OSError:
+            await broker.shutdown()
+            raise
         self._broker = broker
+
+    async def _connected(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        broker = self._broker
+        if broker is None:
+            writer.transport.abort()
+            return
+        self._writers.add(writer)
+        try:
+            await broker.external_connected(StreamReaderAdapter(reader),
+                                            StreamWriterAdapter(writer), LISTENER)
+        except Exception as exc:  # one client's trouble must not reach the event loop
+            log.debug("MQTT connection ended: %r", exc)
+        finally:
+            self._writers.discard(writer)
+            writer.transport.abort()
 
     async def stop(self) -> None:
         broker, self._broker = self._broker, None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
         if broker is not None:
             await broker.shutdown()
-            # Let the closed connections' tasks run their last step before the loop moves on.
-            await asyncio.sleep(0)
+        if server is not None:
+            await server.wait_closed()
 
     async def __aenter__(self) -> EmbeddedBroker:
         await self.start()

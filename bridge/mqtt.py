@@ -94,6 +94,9 @@ class Connection:
             # A lost connection has nothing left to say goodbye to.
             with contextlib.suppress(MqttError):
                 await client.__aexit__(None, None, None)
+            lost = _disconnected(client)
+            if lost.done() and not lost.cancelled():
+                lost.exception()  # read, so the loop does not report it as never retrieved
 
     def _require(self) -> aiomqtt.Client:
         if self._client is None:

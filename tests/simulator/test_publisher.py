@@ -89,9 +89,9 @@ async def test_publishing_survives_a_broker_restart(broker: EmbeddedBroker) -> N
     done = await publish(Simulator(seed=1, interval=60, max_seconds=1800),
                          BrokerAddress.parse(broker.url), time_scale=600, ack_timeout=0.3)
     await trouble
-    assert done.steps + done.skipped == 31
-    assert done.skipped >= 1  # readings due while the broker was away are skipped, and said so
+    assert done.steps + done.skipped == 31  # readings due while the broker was away are skipped
     assert done.steps >= 12
+    assert done.reconnects >= 1
 
 
 def test_broker_addresses() -> None:
