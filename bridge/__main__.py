@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per HTTP request would drown the bridge's own story; failures are logged here.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         asyncio.run(_serve(config))
     except Exception as exc:  # a failed task: already logged with its traceback

@@ -4,6 +4,7 @@ Mosquitto under ``-m mqtt``), QoS 1 readings in, trigger activations out."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import orjson
 import pytest
 import yaml
 
-from bridge import Bridge
+from bridge import Bridge, EmbeddedBroker
 from tests.bridge.conftest import BrokerUnderTest, FiredTrigger, MakeConfig
 from tests.bridge.helpers import publish, reading, scrape, wait_for_count, wait_until
 from tests.servers import ROOT, Server, free_port, start_server
@@ -218,3 +219,29 @@ async def test_the_bridge_reconnects_after_a_broker_restart(
         metrics = await scrape(bridge)
     assert metrics["reconnects"] >= 1
     assert metrics["received"] == 8
+
+
+async def test_sigterm_stops_the_bridge_process_cleanly(
+        make_config: MakeConfig, tmp_path: Path) -> None:
+    async with EmbeddedBroker() as broker:
+        config = make_config(broker.url, "http://127.0.0.1:9", "a:b",
+                             [{"topic": "x/#", "trigger": "t"}],
+                             metrics={"port": free_port()})
+        path = tmp_path / "bridge.yaml"
+        path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bridge", "--config", str(path), cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        assert config.metrics is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.metrics.port}") as http:
+            for _ in range(400):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the bridge process did not connect")
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 0, err.decode()
+    assert b"connected to 127.0.0.1" in err

@@ -114,3 +114,10 @@ def test_cli_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "broker.url: must start with mqtt://" in err
     assert "api: Field required" in err
+
+
+def test_the_example_file_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "bridge" / "bridge.example.yaml"
+    cfg = load_config(example, {"PWSK_AUTH": KEY})
+    assert [route.trigger for route in cfg.routes] == ["measurement"]
+    assert cfg.state_dir == example.parent / "bridge-state"
