@@ -103,8 +103,10 @@ class Connection:
             raise RuntimeError("not connected")
         return self._client
 
-    async def subscribe(self, filters: list[str]) -> None:
-        await self._require().subscribe([(topic, QOS) for topic in filters])
+    async def subscribe(self, filters: list[str]) -> list[int]:
+        """Subscribe at QoS 1; the QoS the broker granted per filter (128: refused)."""
+        granted = await self._require().subscribe([(topic, QOS) for topic in filters])
+        return [int(code if isinstance(code, int) else code.value) for code in granted]
 
     async def next(self, stop: asyncio.Future[Any] | None = None) -> Message | None:
         """The next message, or None once ``stop`` is done; ``MqttError`` when the connection

@@ -240,7 +240,14 @@ class Bridge:
         acking = asyncio.create_task(acker.run(), name="bridge-acker")
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            await conn.subscribe(self.router.filters)
+            filters = self.router.filters
+            granted = await conn.subscribe(filters)
+            for topic, qos in zip(filters, granted, strict=False):
+                if qos >= 0x80:
+                    raise MqttError(f"the broker refused the subscription to {topic!r}")
+                if qos < 1:
+                    log.warning("the broker granted QoS %d for %r: its messages arrive at "
+                                "most once", qos, topic)
             self.metrics.connected = 1
             self._ready.set()
             while (message := await conn.next(stopping)) is not None:
