@@ -54,6 +54,7 @@ class Dashboard {
   async start() {
     this.feed.start(); // first, so nothing published while history loads is missed
     await this.loadHistory();
+    this.showAge();
     setInterval(() => this.showAge(), 1000);
   }
 

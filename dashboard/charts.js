@@ -91,7 +91,7 @@ export class Chart {
         y: { range: (u, min, max) => this.range(min, max) },
       },
       axes: [
-        { ...AXIS, values: (u, ticks, space, incr) => ticks.map((t) => clock(t, incr)) },
+        { ...AXIS, space: 56, values: (u, ticks, axis, space, incr) => ticks.map((t) => clock(t, incr)) },
         { ...AXIS, size: 54, values: (u, ticks) => ticks.map((v) => `${v}${spec.unit === "%" ? "%" : "°"}`) },
       ],
       series: [

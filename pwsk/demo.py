@@ -64,6 +64,20 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def deploy_brewery(api_host: str, auth: str = GUEST_KEY) -> None:
+    """Deploy ``functions/brewery/manifest.yaml`` as the demo runs it (blocking)."""
+    plan = load(MANIFEST)
+    for body in plan.actions.values():
+        # Readings come in bursts (a sensor set at a time); small actions in 128 MB give
+        # the one-machine pool twice the containers, so a burst is served warm.
+        body.setdefault("limits", {}).setdefault("memory", DEMO_ACTION_MEMORY_MB)
+    client = Client(api_host, auth)
+    try:
+        deploy(client, plan, report=lambda line: logger.debug(line))
+    finally:
+        client.close()
+
+
 class Demo:
     def __init__(self, api_host: str, data_dir: Path, *, auth: str = GUEST_KEY,
                  time_scale: float | None = None, interval: float | None = None,
@@ -154,16 +168,7 @@ class Demo:
         self.broker = broker
 
     def _deploy(self) -> None:
-        plan = load(MANIFEST)
-        for body in plan.actions.values():
-            # Readings come in bursts (a sensor set at a time); small actions in 128 MB
-            # give the one-machine pool twice the containers to take a burst warm.
-            body.setdefault("limits", {}).setdefault("memory", DEMO_ACTION_MEMORY_MB)
-        client = Client(self.api_host, self.auth)
-        try:
-            deploy(client, plan, report=lambda line: logger.debug(line))
-        finally:
-            client.close()
+        deploy_brewery(self.api_host, self.auth)
 
     async def _start_bridge(self) -> None:
         from bridge import Bridge, parse_config
