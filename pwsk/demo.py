@@ -73,7 +73,7 @@ def deploy_brewery(api_host: str, auth: str = GUEST_KEY) -> None:
         body.setdefault("limits", {}).setdefault("memory", DEMO_ACTION_MEMORY_MB)
     client = Client(api_host, auth)
     try:
-        deploy(client, plan, report=lambda line: logger.debug(line))
+        deploy(client, plan, report=lambda _: None)
     finally:
         client.close()
 
