@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
 
 from pwsk.errors import BadRequest, PayloadTooLarge
-from pwsk.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_HTTP_BODY
+from pwsk.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_HTTP_BODY, MAX_PARAMETERS_SIZE
 from pwsk.messages import Identity
 from pwsk.names import DEFAULT_NAMESPACE, check_name
 
@@ -110,3 +111,28 @@ def list_window(request: Request, collection: str) -> tuple[int, int, bool]:
     limit = int_param(q.get("limit"), "limit", LIST_LIMIT_DEFAULT, 0, LIST_LIMIT_MAX, collection)
     skip = int_param(q.get("skip"), "skip", 0, 0)
     return skip, limit or LIST_LIMIT_MAX, flag(q.get("count"), "count")
+
+
+def entity_body_limits(body: Json) -> None:
+    """Parameters of an entity are capped at 1 MB (413), whatever the body's size."""
+    if "parameters" in body:
+        size = len(orjson.dumps(body["parameters"]))
+        if size > MAX_PARAMETERS_SIZE:
+            raise PayloadTooLarge(too_large("Parameters", size, MAX_PARAMETERS_SIZE))
+
+
+async def list_own(request: Request, caller: Identity, ns: str, ctl: Controller,
+                   entity_type: str, collection: str,
+                   summary: Callable[[Json], Json]) -> Any:
+    """``GET /namespaces/{ns}/{collection}``: the caller's own entities, newest first."""
+    from pwsk.store import EntityQuery
+
+    from .entities import check_namespace
+
+    ns = namespace_of(caller, ns)
+    check_namespace(caller, ns)
+    skip, limit, count = list_window(request, collection)
+    query = EntityQuery(entity_type, ns, False, skip, limit)
+    if count:
+        return {collection: await ctl.store.count_entities(query)}
+    return [summary(d) for d in await ctl.store.list_entities(query)]

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from pwsk.activation import Activation, Status
 from pwsk.entities import SEQUENCE, Action, Package
-from pwsk.errors import BadRequest, Conflict, Messages, NotFound, PayloadTooLarge
-from pwsk.limits import MAX_PARAMETERS_SIZE, MAX_PAYLOAD_SIZE
+from pwsk.errors import BadRequest, Conflict, Messages, NotFound
+from pwsk.limits import MAX_PAYLOAD_SIZE
 from pwsk.names import FQN, check_name
 from pwsk.store import EntityQuery
 
 from .. import openapi as oa
-from ..deps import Caller, Ctl, flag, int_param, json_object, list_window, namespace_of, too_large
+from ..deps import (
+    Caller,
+    Ctl,
+    entity_body_limits,
+    flag,
+    int_param,
+    json_object,
+    list_window,
+    namespace_of,
+)
 from ..entities import check_namespace, readable_package
 from ..invoke import atomic_length
 
@@ -86,10 +94,7 @@ async def put_action(ns: str, rest: str, request: Request, caller: Caller, ctl: 
     fqn = split_name(ns, rest)
     overwrite = flag(request.query_params.get("overwrite"), "overwrite")
     body = await json_object(request)
-    if "parameters" in body:
-        size = len(orjson.dumps(body["parameters"]))
-        if size > MAX_PARAMETERS_SIZE:
-            raise PayloadTooLarge(too_large("Parameters", size, MAX_PARAMETERS_SIZE))
+    entity_body_limits(body)
     if fqn.package is not None:
         pkg = await ctl.entities.get(FQN(ns, fqn.package), Package)
         if pkg.binding is not None:

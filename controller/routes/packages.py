@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 
 from pwsk.entities import Action, Package, kv_merge
-from pwsk.errors import BadRequest, Conflict, Messages, NotFound, PayloadTooLarge
-from pwsk.limits import LIST_LIMIT_MAX, MAX_PARAMETERS_SIZE
+from pwsk.errors import BadRequest, Conflict, Messages, NotFound
+from pwsk.limits import LIST_LIMIT_MAX
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
 from pwsk.store import EntityQuery
 
 from .. import openapi as oa
 from ..core import Controller
-from ..deps import Caller, Ctl, flag, json_object, list_window, namespace_of, too_large
+from ..deps import (
+    Caller,
+    Ctl,
+    entity_body_limits,
+    flag,
+    json_object,
+    list_window,
+    namespace_of,
+)
 from ..entities import check_namespace, readable_package
 
 router = APIRouter(prefix="/api/v1/namespaces/{ns}/packages", tags=["packages"])
@@ -74,10 +81,7 @@ async def put_package(ns: str, name: str, request: Request, caller: Caller, ctl:
     fqn = _fqn(caller, ns, name)
     check_namespace(caller, fqn.namespace)
     body = await json_object(request)
-    if "parameters" in body:
-        size = len(orjson.dumps(body["parameters"]))
-        if size > MAX_PARAMETERS_SIZE:
-            raise PayloadTooLarge(too_large("Parameters", size, MAX_PARAMETERS_SIZE))
+    entity_body_limits(body)
     old = await ctl.entities.get_optional(fqn, Package)
     if old is not None and not flag(request.query_params.get("overwrite"), "overwrite"):
         raise Conflict(Messages.EXISTS)

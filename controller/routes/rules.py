@@ -10,11 +10,17 @@ from pwsk.entities import Action, Rule, Trigger
 from pwsk.errors import BadRequest, Conflict, Messages, NotFound
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
-from pwsk.store import EntityQuery
 
 from .. import openapi as oa
 from ..core import Controller
-from ..deps import Caller, Ctl, flag, json_object, list_window, namespace_of
+from ..deps import (
+    Caller,
+    Ctl,
+    flag,
+    json_object,
+    list_own,
+    namespace_of,
+)
 from ..entities import check_namespace
 
 router = APIRouter(prefix="/api/v1/namespaces/{ns}/rules", tags=["rules"])
@@ -59,13 +65,8 @@ async def _set_link(ctl: Controller, rule: Rule, status: str | None) -> None:
 
 @router.get("", summary="List rules", openapi_extra=oa.extra(None, *oa.LIST))
 async def list_rules(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
-    ns = namespace_of(caller, ns)
-    check_namespace(caller, ns)
-    skip, limit, count = list_window(request, "rules")
-    query = EntityQuery("rule", ns, False, skip, limit)
-    if count:
-        return {"rules": await ctl.store.count_entities(query)}
-    return [Rule.from_doc(d).summary() for d in await ctl.store.list_entities(query)]
+    return await list_own(request, caller, ns, ctl, "rule", "rules",
+                          lambda d: Rule.from_doc(d).summary())
 
 
 @router.get("/{name}", summary="Get a rule with its status")

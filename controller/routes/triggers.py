@@ -13,15 +13,22 @@ from pwsk import log, tid
 from pwsk.activation import Activation
 from pwsk.activation import Response as ActResponse
 from pwsk.entities import Trigger, params_dict
-from pwsk.errors import Conflict, Messages, PayloadTooLarge, PwskError
-from pwsk.limits import MAX_PARAMETERS_SIZE, MAX_PAYLOAD_SIZE
+from pwsk.errors import Conflict, Messages, PwskError
+from pwsk.limits import MAX_PAYLOAD_SIZE
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
-from pwsk.store import EntityQuery
 
 from .. import openapi as oa
 from ..core import Controller
-from ..deps import Caller, Ctl, flag, json_object, list_window, namespace_of, too_large
+from ..deps import (
+    Caller,
+    Ctl,
+    entity_body_limits,
+    flag,
+    json_object,
+    list_own,
+    namespace_of,
+)
 from ..entities import check_namespace
 from ..invoke import now_ms
 
@@ -32,13 +39,8 @@ _tasks: set[asyncio.Task[None]] = set()
 
 @router.get("", summary="List triggers", openapi_extra=oa.extra(None, *oa.LIST))
 async def list_triggers(ns: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
-    ns = namespace_of(caller, ns)
-    check_namespace(caller, ns)
-    skip, limit, count = list_window(request, "triggers")
-    query = EntityQuery("trigger", ns, False, skip, limit)
-    if count:
-        return {"triggers": await ctl.store.count_entities(query)}
-    return [Trigger.from_doc(d).summary() for d in await ctl.store.list_entities(query)]
+    return await list_own(request, caller, ns, ctl, "trigger", "triggers",
+                          lambda d: Trigger.from_doc(d).summary())
 
 
 def _fqn(caller: Identity, ns: str, name: str) -> FQN:
@@ -57,10 +59,7 @@ async def get_trigger(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
 async def put_trigger(ns: str, name: str, request: Request, caller: Caller, ctl: Ctl) -> Any:
     fqn = _fqn(caller, ns, name)
     body = await json_object(request)
-    if "parameters" in body:
-        size = len(orjson.dumps(body["parameters"]))
-        if size > MAX_PARAMETERS_SIZE:
-            raise PayloadTooLarge(too_large("Parameters", size, MAX_PARAMETERS_SIZE))
+    entity_body_limits(body)
     old = await ctl.entities.get_optional(fqn, Trigger)
     if old is not None and not flag(request.query_params.get("overwrite"), "overwrite"):
         raise Conflict(Messages.EXISTS)
