@@ -12,19 +12,12 @@ from gateway.realtime import (
     MessageError,
     RealtimeMessage,
     RealtimeSettings,
-    Relay,
     check_channel,
     encode_json,
 )
-from pwsk.bus.memory import MemoryBus
 from pwsk.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def hub(**limits: int) -> Hub:
@@ -184,23 +177,3 @@ def test_bus_message_round_trip_and_rejects() -> None:
     for raw in (b"nope", b"[]", b'{"v":2}', b'{"v":1,"namespace":"n"}'):
         with pytest.raises(MessageError):
             RealtimeMessage.from_bytes(raw)
-
-
-async def test_relay_fans_out_to_every_gateway_through_the_bus() -> None:
-    bus = MemoryBus()
-    await bus.start()
-    hubs = [hub(), hub()]
-    relays = [Relay(h, bus, f"realtime-gw{i}") for i, h in enumerate(hubs)]
-    for relay in relays:
-        await relay.start()
-    subs = [h.subscribe("ns", "a").subscriber for h in hubs]
-    await relays[0].publish("ns", "a", '{"n":1}')
-    await relays[1].publish("ns", "a", '{"n":2}')
-    await bus.publish("realtime", b"not a message")  # logged and skipped
-    await relays[1].publish("ns", "a", '{"n":3}')
-    for h, sub in zip(hubs, subs, strict=True):
-        assert await take(h, sub, 3) == ['{"n":1}', '{"n":2}', '{"n":3}']
-    for relay in relays:
-        await relay.stop()
-        await relay.stop()
-    await bus.stop()
