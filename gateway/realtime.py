@@ -73,10 +73,10 @@ def check_namespace(name: str) -> str:
     return name
 
 
-def check_channel(name: str, what: str = "channel") -> str:
+def check_channel(name: str) -> str:
     """Channel names: 1 to 64 letters, digits, ``_ . -``; a 400 otherwise."""
     if not _CHANNEL.match(name):
-        raise BadRequest(f"The {what} name '{name[:80]}' is not valid: use 1 to 64 letters, "
+        raise BadRequest(f"The channel name '{name[:80]}' is not valid: use 1 to 64 letters, "
                          "digits, '_', '.' or '-', starting with a letter, digit or '_'.")
     return name
 
