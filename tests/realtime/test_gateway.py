@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +44,19 @@ def test_gateway_serves_the_dashboard(gateway: str) -> None:
     assert page.status_code == 200 and "data-testid" in page.text
     config = httpx.get(f"{gateway}/dashboard/config.json").json()
     assert config["namespace"] == "guest" and config["channel"] == "brewery"
+
+
+def test_gateway_stops_promptly_with_streams_open(server: Server, tmp_path: Path,
+                                                  name: str) -> None:
+    gateway = _gateway([server.url], tmp_path)
+    url = next(gateway)
+    with httpx.Client(base_url=url, timeout=httpx.Timeout(10, read=10)) as http, \
+            http.stream("GET", f"/realtime/guest/{name}/events") as response:
+        sse = Reader(response)
+        assert sse.next().event == "hello"
+        started = time.monotonic()
+        next(gateway, None)  # SIGTERM, and wait for the process (at most 10 s)
+        # uvicorn waits for open responses before it stops; the streams end at the signal.
+        assert time.monotonic() - started < 5
+        with pytest.raises((EOFError, httpx.RemoteProtocolError)):
+            sse.next()
