@@ -71,10 +71,10 @@ function svg(tank) {
     <rect class="lid" x="${left + 24}" y="${top - 10}" width="${width - 48}" height="10" rx="3"/>
     <g clip-path="url(#clip-${tank})">
       <rect class="inside" x="${left}" y="${top}" width="${width}" height="${bottom - top}"/>
-      <g class="liquid" data-part="liquid">
-        <rect class="liquid-body" x="${left - 10}" y="${bottom}" width="${width + 20}" height="0"/>
-        <path class="wave" d=""/>
-        <rect class="liquid-shade" x="${left - 10}" y="${bottom}" width="${width + 20}" height="0"
+      <g class="liquid" data-part="liquid" style="transform: translateY(${bottom}px)">
+        <rect class="liquid-body" x="${left - 10}" y="0" width="${width + 20}" height="${bottom - top + 20}"/>
+        <path class="wave" d="${wavePath()}"/>
+        <rect class="liquid-shade" x="${left - 10}" y="0" width="${width + 20}" height="${bottom - top + 20}"
               fill="url(#shade-${tank})"/>
       </g>
       <line class="max-level" x1="${left}" x2="${right}" y1="0" y2="0" data-part="max-level"/>
@@ -140,8 +140,8 @@ export class TankCard {
       levelMax: $(`[data-testid="${tank}-level-max"]`),
       activity: $(`[data-testid="${tank}-activity"]`),
       svg: $("svg"),
+      liquid: $(".liquid"),
       liquidBody: $(".liquid-body"),
-      liquidShade: $(".liquid-shade"),
       wave: $(".wave"),
       maxLevel: $(".max-level"),
       thermoFill: $(".thermo-fill"),
@@ -185,13 +185,11 @@ export class TankCard {
     const fill = Number.isFinite(level) ? clamp(level, 0, 100) : 0;
     const surface = bottom - ((bottom - top) * fill) / 100;
     const colour = colourFor(temperature);
-    for (const rect of [p.liquidBody, p.liquidShade]) {
-      rect.setAttribute("y", surface);
-      rect.setAttribute("height", Math.max(0, bottom + 10 - surface));
-    }
+    // One transform moves surface, wave and body together (and one transition animates it).
+    p.liquid.style.transform = `translateY(${surface}px)`;
     p.liquidBody.setAttribute("fill", colour);
     p.wave.setAttribute("fill", colour);
-    p.wave.setAttribute("d", wavePath(surface, fill > 0.5));
+    p.wave.style.display = fill > 0.5 ? "" : "none";
     p.svg.dataset.level = fill.toFixed(1);
 
     if (Number.isFinite(lMax)) {
@@ -246,12 +244,10 @@ export class TankCard {
   }
 }
 
-function wavePath(surface, visible) {
-  if (!visible) return "";
+/** The liquid's surface at y = 0: a row of ripples, wider than the vessel so it can drift. */
+function wavePath() {
   const { left, right } = VESSEL;
-  let d = `M${left - 40} ${surface}`;
-  for (let x = left - 40; x < right + 40; x += 24) {
-    d += ` q6 -3.5 12 0 t12 0`;
-  }
-  return `${d} V${surface + 8} H${left - 40} Z`;
+  let d = `M${left - 40} 0`;
+  for (let x = left - 40; x < right + 40; x += 24) d += " q6 -3.5 12 0 t12 0";
+  return `${d} V8 H${left - 40} Z`;
 }

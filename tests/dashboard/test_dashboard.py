@@ -42,6 +42,7 @@ def open_dashboard(page: Any, url: str) -> None:
 
 
 def shot(page: Any, name: str) -> None:
+    page.wait_for_timeout(1000)  # let the tanks' fill and colour transitions finish
     page.screenshot(path=str(artifacts() / f"{name}.png"), full_page=True)
 
 
@@ -93,7 +94,7 @@ def test_changing_the_maximum_takes_effect(page: Any, brewery: Brewery) -> None:
     expect(tid(page, "alarm-boil-temperature")).to_contain_text(f"maximum of {lower}")
     assert brewery.get_latest()["thresholds"]["boil:temperature"] == lower  # stored
     shot(page, "threshold")
-    if os.environ.get("PWSK_UPDATE_DOCS"):
+    if os.environ.get("PWSK_UPDATE_DOCS"):  # the README's picture
         page.screenshot(path=str(ROOT / "docs" / "dashboard.png"), full_page=True)
     # A new page reads the stored maximum.
     page.reload()
