@@ -11,7 +11,6 @@ import pytest
 
 from tests.servers import Server, start_server
 
-
 DEPLOYMENT = os.environ.get("PWSK_TEST_DEPLOYMENT", "standalone")
 
 
