@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import time
 
-from pwsk.errors import Unauthenticated
+from pwsk.errors import Conflict, Unauthenticated
 from pwsk.messages import Identity
 from pwsk.store import SUBJECTS, Store
 
@@ -52,14 +53,16 @@ class Authenticator:
         """Create the default subjects if they are missing (idempotent)."""
         for namespace, api_key in DEFAULT_SUBJECTS.items():
             uuid, _, key = api_key.partition(":")
-            if await self.store.get(SUBJECTS, uuid) is None:
-                await self.store.put(SUBJECTS, {
-                    "_id": uuid, "entityType": "identity", "subject": namespace,
-                    "namespace": namespace, "uuid": uuid, "key": key,
-                })
-            if await self.store.get(SUBJECTS, namespace_doc(namespace)) is None:
-                await self.store.put(SUBJECTS, {"_id": namespace_doc(namespace),
-                                                "entityType": "namespace", "uuid": uuid})
+            docs = [
+                {"_id": uuid, "entityType": "identity", "subject": namespace,
+                 "namespace": namespace, "uuid": uuid, "key": key},
+                {"_id": namespace_doc(namespace), "entityType": "namespace", "uuid": uuid},
+            ]
+            for doc in docs:
+                if await self.store.get(SUBJECTS, doc["_id"]) is None:
+                    # Controllers starting together race here: whoever writes first wins.
+                    with contextlib.suppress(Conflict):
+                        await self.store.put(SUBJECTS, doc)
 
     async def lookup(self, uuid: str) -> Identity | None:
         now = time.monotonic()

@@ -47,7 +47,8 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = EXIT_GENERAL, *, usage: bool = False):
         super().__init__(message)
-        self.exit_code = exit_code
+        # click declares exit_code a class variable; each error carries its own.
+        vars(self)["exit_code"] = exit_code
         self.usage = usage
         ctx = click.get_current_context(silent=True)
         self.command_path = ctx.command_path if ctx else "pwsk"
