@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -64,8 +66,9 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     bus = open_bus(settings.bus)
     await store.start()
     await bus.start()
-    invoker = Invoker(settings, store, bus, open_factory(settings.containers, settings.api_host))
-    system = SystemServices(settings, store)
+    factory, listen, system_host = await _containers(settings, host)
+    invoker = Invoker(settings, store, bus, factory)
+    system = SystemServices(settings, store, host=system_host)
     docstore = DocStore(data_dir / "userdata.db")
     await docstore.start()
     app = create_app(settings, store, bus, docstore=docstore, manage_engines=False)
@@ -94,7 +97,10 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         await system.start()
         if brewery:
             await brewery.start()  # comes up once the server answers
-        await server.serve()
+        sockets = [socket.create_server((address, port), family=socket.AF_INET6
+                                        if ":" in address else socket.AF_INET)
+                   for address in listen]
+        await server.serve(sockets=sockets)
     finally:
         if brewery:
             await brewery.stop()
@@ -104,6 +110,36 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         await docstore.stop()
         await bus.stop()
         await store.stop()
+
+
+async def _containers(settings: Settings, host: str) -> tuple[Any, list[str], str]:
+    """The container backend, the addresses to listen on, and the alarms provider's host.
+
+    ``PWSK_CONTAINERS``: ``process`` (the default here), ``docker``, or ``auto`` (Docker when
+    an engine answers and has the runtime images, else processes); it says which. Processes
+    are the default because the demo's bursts (40 activations every 2 s) make Docker cold
+    starts churn the pool (queue waits of 16 s measured) until the pool sizes containers by
+    demand. Actions in containers call back to the API through the host's address on the
+    ``pwsk`` network, so the server listens there too when it is bound to loopback.
+    """
+    kind = os.environ.get("PWSK_CONTAINERS", "process")
+    factory = open_factory(kind, settings.api_host, user_memory_mb=settings.user_memory_mb)
+    listen, system_host = [host], "127.0.0.1"
+    if getattr(factory, "runs_images", False):
+        missing = await factory.missing_runtime_images()  # type: ignore[attr-defined]
+        if missing and kind == "auto":
+            await factory.aclose()  # type: ignore[attr-defined]
+            print(f"containers: local processes (Docker lacks {', '.join(missing)}; "
+                  "scripts/lib/docker.sh builds them)", flush=True)
+            return open_factory("process", settings.api_host), listen, system_host
+        bridge = urlsplit(await factory.container_api_host()).hostname  # type: ignore[attr-defined]
+        if bridge and host in ("127.0.0.1", "localhost"):
+            listen.append(bridge)
+            system_host = bridge
+        print(f"containers: Docker (actions reach the API at {bridge})", flush=True)
+    else:
+        print("containers: local processes (no isolation: for development)", flush=True)
+    return factory, listen, system_host
 
 
 def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path | None = None,

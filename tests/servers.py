@@ -60,7 +60,9 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None,
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
-    full_env = {**os.environ, "PWSK_LOG_LEVEL": "warning", **(env or {})}
+    # Processes unless a test asks for Docker: standalone's own default is "auto".
+    full_env = {**os.environ, "PWSK_LOG_LEVEL": "warning", "PWSK_CONTAINERS": "process",
+                **(env or {})}
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pwsk.standalone", "--port", str(port),

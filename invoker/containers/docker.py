@@ -354,6 +354,17 @@ class DockerFactory:
             return False
         return resp.status_code == 200
 
+    async def missing_runtime_images(self) -> list[str]:
+        """The built-in runtime images this engine does not have (scripts/lib/docker.sh
+        builds them)."""
+        missing = []
+        for image in [rt.image for rt in RUNTIMES] + [SKELETON_IMAGE]:
+            try:
+                await self._engine.call("GET", f"/images/{image}/json")
+            except DockerError:
+                missing.append(image)
+        return missing
+
     async def container_api_host(self) -> str:
         """``__OW_API_HOST`` as actions in containers see it."""
         await self._prepare()

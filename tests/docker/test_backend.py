@@ -7,6 +7,7 @@ import contextlib
 import http.server
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -308,3 +309,23 @@ def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_standalone_runs_actions_in_docker_and_they_reach_the_api(tmp_path: Path) -> None:
+    """``pwsk standalone`` with Docker: containers, and the API reachable from inside."""
+    from tests.api.helpers import invoke, put_action
+    from tests.servers import start_server
+
+    srv = start_server(tmp_path, env={"PWSK_CONTAINERS": "auto"})
+    try:
+        assert "containers: Docker" in srv.log()
+        code = ("import os, urllib.request\ndef main(a):\n"
+                "    with urllib.request.urlopen(os.environ['__OW_API_HOST'] + '/api/v1') as r:\n"
+                "        return {'status': r.status, 'host': os.environ['HOSTNAME']}\n")
+        with srv.client() as api:
+            put_action(api, "callback", code)
+            result = invoke(api, "callback", result="true").json()
+        assert result["status"] == 200
+        assert len(result["host"]) == 12  # a container's short id, not this machine's name
+    finally:
+        assert srv.stop() == 0, srv.log()
