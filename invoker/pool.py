@@ -210,7 +210,7 @@ class ContainerPool:
             if freed < memory:
                 return None
             for victim in victims:
-                logger.info("evicting idle container", key=victim.key)
+                logger.debug("evicting idle container", key=victim.key)
                 self._remove(victim)
         slot = Slot(kind, memory, key=key, busy=True)
         self.slots.append(slot)
