@@ -132,6 +132,7 @@ class Call(Generic[T]):
     body: Any = None
     check: bool = True
     root: bool = False  # ``path`` is under the host, not the API base (SDK downloads)
+    keep_key: bool = False  # a ``root`` call that still sends the key (admin endpoints)
 
 
 def base_url(apihost: str, apiversion: str = "v1") -> str:
@@ -456,7 +457,7 @@ class _Base:
 
     def _request(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
         headers = dict(self._headers)
-        if call.root:
+        if call.root and not call.keep_key:
             # Like wsk's SDK download: a plain GET under the host, without the key.
             headers = {k: v for k, v in headers.items() if k != "Authorization"}
         content = None
@@ -705,6 +706,10 @@ class Client(_Base):
         """``GET {host}/{path}`` without the key, as ``wsk sdk install`` fetches SDKs."""
         return self.send(Call("GET", "/" + path.lstrip("/"), _content, root=True))
 
+    def invokers(self) -> Json:
+        """``{"invoker0": "up", ...}``: each invoker's health as the controller sees it."""
+        return self.send(Call("GET", "/invokers", _obj, root=True, keep_key=True))
+
     # activations
     def list_activations(
         self,
@@ -891,6 +896,9 @@ class AsyncClient(_Base):
 
     async def download(self, path: str) -> bytes:
         return await self.send(Call("GET", "/" + path.lstrip("/"), _content, root=True))
+
+    async def invokers(self) -> Json:
+        return await self.send(Call("GET", "/invokers", _obj, root=True, keep_key=True))
 
     # activations
     async def list_activations(

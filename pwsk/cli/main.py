@@ -19,6 +19,7 @@ from pwsk import __version__
 
 from .actions import action
 from .activations import activation
+from .admin import admin
 from .apis import api
 from .common import EXIT_USAGE, CliError, global_options
 from .deploy import deploy_command, undeploy_command
@@ -108,6 +109,7 @@ for command in (
     completion,
     deploy_command,
     undeploy_command,
+    admin,
 ):
     cli.add_command(command)
 cli.add_command(namespace_get, name="list")
