@@ -1,0 +1,3 @@
+fn main() {
+    brewery::run(brewery::actions::check_threshold);
+}

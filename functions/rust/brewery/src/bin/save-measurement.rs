@@ -1,0 +1,3 @@
+fn main() {
+    brewery::run(brewery::actions::save_measurement);
+}
