@@ -13,13 +13,11 @@ from .common import (
     CliError,
     bold,
     check_args,
-    echo_table,
     failed,
     failing,
     find_field,
     global_options,
     json_option,
-    namespace_label,
     namespace_only,
     ok,
     param_options,
@@ -27,7 +25,8 @@ from .common import (
     qualify,
     state,
 )
-from .output import entity_table, package_summary
+from .listing import fetch_list, list_options, show_list
+from .output import package_summary
 
 Json = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -198,32 +197,7 @@ def delete(args: tuple[str, ...], force: bool, **_: Any) -> None:
 
 
 @package.command("list")
-@click.argument("args", nargs=-1, metavar="[NAMESPACE]")
-@click.option(
-    "-s",
-    "--skip",
-    type=int,
-    default=0,
-    metavar="SKIP",
-    help="Exclude the first SKIP number of packages from the result.",
-)
-@click.option(
-    "-l",
-    "--limit",
-    type=int,
-    default=30,
-    metavar="LIMIT",
-    help="Only return LIMIT number of packages (default 30).",
-)
-@click.option(
-    "-n",
-    "--name-sort",
-    "name_sort",
-    is_flag=True,
-    help="Sort the returned block alphabetically by name.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON list.")
-@global_options()
+@list_options("packages")
 def list_(
     args: tuple[str, ...], skip: int, limit: int, name_sort: bool, as_json: bool, **_: Any
 ) -> None:
@@ -233,16 +207,8 @@ def list_(
       pwsk package list
       pwsk package list /whisk.system
     """
-    check_args(args, 0, 1, "An optional namespace is the only valid argument.")
-    namespace = namespace_only(args[0] if args else None)
-    client = state().client()
-    shown = namespace_label(namespace or client.namespace)
-    with failing(f"Unable to obtain the list of packages for namespace '{shown}'"):
-        packages = client.list_packages(namespace=namespace, limit=limit, skip=skip)
-    if as_json:
-        print_json(packages)
-    else:
-        echo_table(entity_table("packages", packages, name_sort=name_sort))
+    items = fetch_list(args, "packages", skip, limit, state().client().list_packages)
+    show_list("packages", items, name_sort, as_json)
 
 
 # A server without provider bindings refuses the refresh route with one of these.

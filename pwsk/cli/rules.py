@@ -9,19 +9,17 @@ import click
 from .common import (
     bold,
     check_args,
-    echo_table,
     failing,
     find_field,
     global_options,
     json_option,
-    namespace_label,
-    namespace_only,
     ok,
     print_json,
     qualify,
     state,
 )
-from .output import entity_table, full_name
+from .listing import fetch_list, list_options, show_list
+from .output import full_name
 
 RULE_FIELDS = (
     "namespace",
@@ -192,32 +190,7 @@ def delete(args: tuple[str, ...], disable: bool, **_: Any) -> None:
 
 
 @rule.command("list")
-@click.argument("args", nargs=-1, metavar="[NAMESPACE]")
-@click.option(
-    "-s",
-    "--skip",
-    type=int,
-    default=0,
-    metavar="SKIP",
-    help="Exclude the first SKIP number of rules from the result.",
-)
-@click.option(
-    "-l",
-    "--limit",
-    type=int,
-    default=30,
-    metavar="LIMIT",
-    help="Only return LIMIT number of rules (default 30).",
-)
-@click.option(
-    "-n",
-    "--name-sort",
-    "name_sort",
-    is_flag=True,
-    help="Sort the returned block alphabetically by name.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON list.")
-@global_options()
+@list_options("rules")
 def list_(
     args: tuple[str, ...], skip: int, limit: int, name_sort: bool, as_json: bool, **_: Any
 ) -> None:
@@ -226,18 +199,12 @@ def list_(
     \b
       pwsk rule list
     """
-    check_args(args, 0, 1, "An optional namespace is the only valid argument.")
-    namespace = namespace_only(args[0] if args else None)
+    rules = fetch_list(args, "rules", skip, limit,
+                       lambda **query: state().client().list_rules(**query))
     client = state().client()
-    shown = namespace_label(namespace or client.namespace)
-    with failing(f"Unable to obtain the list of rules for namespace '{shown}'"):
-        rules = client.list_rules(namespace=namespace, limit=limit, skip=skip)
     for entity in rules:
         if "status" not in entity:  # a list summary may lack it; the rule itself has it
             name = f"/{entity.get('namespace')}/{entity.get('name')}"
             with failing(f"Unable to get status of rule '{entity.get('name')}'"):
                 entity["status"] = client.get_rule(name).get("status", "")
-    if as_json:
-        print_json(rules)
-    else:
-        echo_table(entity_table("rules", rules, name_sort=name_sort))
+    show_list("rules", rules, name_sort, as_json)

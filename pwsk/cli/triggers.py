@@ -17,20 +17,18 @@ from .common import (
     bold,
     check_args,
     display,
-    echo_table,
     failing,
     find_field,
     global_options,
     json_option,
-    namespace_label,
-    namespace_only,
     ok,
     param_options,
     print_json,
     qualify,
     state,
 )
-from .output import annotation, entity_summary, entity_table, full_name
+from .listing import fetch_list, list_options, show_list
+from .output import annotation, entity_summary, full_name
 
 if TYPE_CHECKING:
     from pwsk.names import FQN
@@ -293,32 +291,7 @@ def delete(args: tuple[str, ...], **_: Any) -> None:
 
 
 @trigger.command("list")
-@click.argument("args", nargs=-1, metavar="[NAMESPACE]")
-@click.option(
-    "-s",
-    "--skip",
-    type=int,
-    default=0,
-    metavar="SKIP",
-    help="Exclude the first SKIP number of triggers from the result.",
-)
-@click.option(
-    "-l",
-    "--limit",
-    type=int,
-    default=30,
-    metavar="LIMIT",
-    help="Only return LIMIT number of triggers (default 30).",
-)
-@click.option(
-    "-n",
-    "--name-sort",
-    "name_sort",
-    is_flag=True,
-    help="Sort the returned block alphabetically by name.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON list.")
-@global_options()
+@list_options("triggers")
 def list_(
     args: tuple[str, ...], skip: int, limit: int, name_sort: bool, as_json: bool, **_: Any
 ) -> None:
@@ -327,13 +300,5 @@ def list_(
     \b
       pwsk trigger list
     """
-    check_args(args, 0, 1, "An optional namespace is the only valid argument.")
-    namespace = namespace_only(args[0] if args else None)
-    client = state().client()
-    shown = namespace_label(namespace or client.namespace)
-    with failing(f"Unable to obtain the list of triggers for namespace '{shown}'"):
-        triggers = client.list_triggers(namespace=namespace, limit=limit, skip=skip)
-    if as_json:
-        print_json(triggers)
-    else:
-        echo_table(entity_table("triggers", triggers, name_sort=name_sort))
+    items = fetch_list(args, "triggers", skip, limit, state().client().list_triggers)
+    show_list("triggers", items, name_sort, as_json)
