@@ -188,24 +188,9 @@ class Activator:
             if not response.is_success:
                 break
             args = response.result if isinstance(response.result, dict | list) else {}
-        annotations: list[Json] = [
-            {"key": "topmost", "value": cause is None},
-            {"key": "path", "value": resolved.path},
-            {"key": "kind", "value": SEQUENCE},
-            {"key": "waitTime", "value": 0},
-            {"key": "limits", "value": {**seq.limits.to_json(), "memory": memory or
-                                        seq.limits.memory}},
-        ]
-        if cause is not None:
-            annotations.append({"key": "causedBy", "value": "sequence"})
-        activation = Activation(
-            namespace=identity.namespace, name=seq.name, subject=identity.subject,
-            activation_id=seq_id, start=start, end=start + max(duration, 1) if ids else now_ms(),
-            response=response, logs=ids, version=seq.version, annotations=annotations,
-            cause=cause,
-        )
-        await self.record(activation)
-        return activation
+        end = start + max(duration, 1) if ids else now_ms()
+        return await self._record_composite(identity, resolved, seq_id, start, end, response,
+                                            ids, memory or seq.limits.memory, cause)
 
     async def _run_composition(self, identity: Identity, resolved: Resolved, payload: Json,
                                comp_id: str, cause: str | None, start: int) -> Activation:
@@ -262,20 +247,33 @@ class Activator:
             memory = max(memory, target.action.limits.memory)
             comp_result = comp.activation.response.result
             params = {**(comp_result if isinstance(comp_result, dict) else {}), **state}
+        return await self._record_composite(identity, resolved, comp_id, start,
+                                            start + max(duration, 1), response, ids, memory,
+                                            cause, conductor=True)
+
+    async def _record_composite(self, identity: Identity, resolved: Resolved,
+                                activation_id: str, start: int, end: int, response: Response,
+                                ids: list[str], memory: int, cause: str | None,
+                                conductor: bool = False) -> Activation:
+        """The record of a sequence or composition: component ids as logs (spec §5.2-5.3)."""
+        action = resolved.action
         annotations: list[Json] = [
             {"key": "topmost", "value": cause is None},
             {"key": "path", "value": resolved.path},
             {"key": "kind", "value": SEQUENCE},
-            {"key": "conductor", "value": True},
+        ]
+        if conductor:
+            annotations.append({"key": "conductor", "value": True})
+        annotations += [
             {"key": "waitTime", "value": 0},
-            {"key": "limits", "value": {**conductor.limits.to_json(), "memory": memory}},
+            {"key": "limits", "value": {**action.limits.to_json(), "memory": memory}},
         ]
         if cause is not None:
             annotations.append({"key": "causedBy", "value": "sequence"})
         activation = Activation(
-            namespace=identity.namespace, name=conductor.name, subject=identity.subject,
-            activation_id=comp_id, start=start, end=start + max(duration, 1), response=response,
-            logs=ids, version=conductor.version, annotations=annotations, cause=cause)
+            namespace=identity.namespace, name=action.name, subject=identity.subject,
+            activation_id=activation_id, start=start, end=end, response=response, logs=ids,
+            version=action.version, annotations=annotations, cause=cause)
         await self.record(activation)
         return activation
 
