@@ -6,7 +6,8 @@ CouchDB's HTTP API: real CouchDB in the distributed deployment, pwsk's embedded 
 
 ``db_url``   CouchDB root URL; default: ``$__OW_API_HOST/couch/_`` (the embedded store)
 ``db_name``  database, default ``brewery``
-``db_auth``  ``user:password`` for CouchDB; default: the action's own API key
+``db_auth``  ``user:password`` for CouchDB; default: the action's own API key, but only for
+             the embedded store (no ``db_url``): the platform key never goes to another server
 """
 
 from __future__ import annotations
@@ -91,8 +92,11 @@ class Db:
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> Db:
-        url = args.get("db_url") or os.environ.get("__OW_API_HOST", "") + "/couch/_"
-        auth = args.get("db_auth") or os.environ.get("__OW_API_KEY")
+        url = args.get("db_url")
+        auth = args.get("db_auth")
+        if not url:  # the embedded store, which knows the action's own key
+            url = os.environ.get("__OW_API_HOST", "") + "/couch/_"
+            auth = auth or os.environ.get("__OW_API_KEY")
         return cls(url, args.get("db_name") or "brewery", auth)
 
     def request(self, method: str, path: str = "", body: Any = None) -> tuple[int, Any]:

@@ -14,9 +14,9 @@ class FakeTelegram(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ok = self.path == "/botTOKEN/sendMessage"
         if ok:
-            FakeTelegram.sent.append(body)
+            type(self).sent.append(body)
         answer: dict[str, Any] = (
-            {"ok": True, "result": {"message_id": len(FakeTelegram.sent), "text": body["text"]}}
+            {"ok": True, "result": {"message_id": len(type(self).sent), "text": body["text"]}}
             if ok else {"ok": False, "error_code": 401, "description": "Unauthorized"})
         data = json.dumps(answer).encode()
         self.send_response(200 if ok else 401)

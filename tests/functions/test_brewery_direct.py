@@ -14,6 +14,7 @@ from functions.brewery import (
     save_measurement,
     set_threshold,
 )
+from functions.brewery.common import Db
 from tests.functions.telegram import FakeTelegram
 from tests.servers import Server
 
@@ -54,6 +55,18 @@ def test_save_measurement_stores_once(db: dict[str, Any]) -> None:
 def test_bad_readings_are_errors(db: dict[str, Any], bad: dict[str, Any], fragment: str) -> None:
     out = save_measurement.main({**reading(65, 1, **db), **bad})
     assert fragment in out["error"]
+
+
+def test_the_api_key_goes_only_to_the_embedded_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("__OW_API_HOST", "http://pwsk:3233")
+    monkeypatch.setenv("__OW_API_KEY", "user:key")
+    embedded = Db.from_args({"db_name": "b"})
+    assert embedded.base == "http://pwsk:3233/couch/_/b"
+    assert embedded.headers["Authorization"] == "Basic dXNlcjprZXk="
+    # Another server gets its own credentials or none, never the platform's key.
+    assert "Authorization" not in Db.from_args({"db_url": "http://couch:5984"}).headers
+    given = Db.from_args({"db_url": "http://couch:5984", "db_auth": "a:b"})
+    assert given.headers["Authorization"] == "Basic YTpi"
 
 
 def test_threshold_alarms_once_per_episode(db: dict[str, Any]) -> None:

@@ -9,14 +9,10 @@ through the platform, deployed as native (blackbox) actions.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import shutil
-import socket
-import socketserver
 import subprocess
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +25,7 @@ import pytest
 from functions.brewery import check_threshold, save_measurement
 from functions.brewery.common import Db
 from tests.functions.test_brewery_direct import db, reading
+from tests.relay import reachable
 from tests.servers import Server
 
 __all__ = ["db"]  # the fixture, shared with the direct tests
@@ -180,46 +177,25 @@ def test_database_settings_from_the_environment(rust_bins: dict[str, Path],
     assert doc is not None and doc["value"] == 60.0 and doc["type"] == "reading"
 
 
-class _Relay(socketserver.BaseRequestHandler):
-    """Copies one TCP connection to ``server.target`` and back."""
-
-    def handle(self) -> None:
-        upstream = socket.create_connection(self.server.target, timeout=30)  # type: ignore[attr-defined]
-
-        def pump(src: socket.socket, dst: socket.socket) -> None:
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                with contextlib.suppress(OSError):
-                    dst.shutdown(socket.SHUT_WR)
-
-        back = threading.Thread(target=pump, args=(upstream, self.request), daemon=True)
-        back.start()
-        pump(self.request, upstream)
-        back.join(timeout=30)
-        upstream.close()
+def test_the_api_key_goes_only_to_the_embedded_store(rust_bins: dict[str, Path],
+                                                     db: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # With db_url given, only db_auth is a credential: a key in the environment is the
+    # platform's and must not reach another server (CouchDB refuses an unknown user).
+    env = {"__OW_API_KEY": "not:yours"}
+    monkeypatch.setenv("__OW_API_KEY", "not:yours")
+    for i, run in enumerate((lambda a: save_measurement.main(a),
+                             lambda a: run_native(rust_bins["save-measurement"], a, env))):
+        out = run(reading(61, 10 + i, **db))
+        assert out.get("stored") == f"reading:mash:temperature:{10 + i:013d}", out
 
 
 @pytest.fixture
 def action_db(server: Server, db: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The database as actions reach it. In Docker (distributed), loopback is the container's
     own: a relay on the server's bridge address forwards to a store bound to loopback."""
-    store, host = urlsplit(db["db_url"]), urlsplit(server.url).hostname or "127.0.0.1"
-    if store.hostname not in ("127.0.0.1", "localhost") or host in ("127.0.0.1", "localhost"):
-        yield db
-        return
-    relay = socketserver.ThreadingTCPServer((host, 0), _Relay)
-    relay.daemon_threads = True
-    relay.target = (store.hostname, store.port or 80)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=relay.serve_forever, daemon=True)
-    thread.start()
-    port = relay.server_address[1]
-    yield {**db, "db_url": store._replace(netloc=f"{host}:{port}").geturl()}
-    relay.shutdown()
-    relay.server_close()
+    with reachable(db["db_url"], urlsplit(server.url).hostname or "127.0.0.1") as url:
+        yield {**db, "db_url": url}
 
 
 def test_native_actions_on_the_platform(api: httpx.Client, rust_zips: dict[str, Path],

@@ -41,14 +41,19 @@ impl Db {
         }
     }
 
-    /// `db_url` (default `$__OW_API_HOST/couch/_`), `db_auth` (default `$__OW_API_KEY`), `db_name`.
+    /// `db_url` (default `$__OW_API_HOST/couch/_`), `db_auth` (default `$__OW_API_KEY`, only
+    /// for that default: the platform key never goes to another server), `db_name`.
     pub fn from_args(args: &Map<String, Value>) -> Db {
-        let url = non_empty(args, "db_url").map(str::to_string).unwrap_or_else(|| {
-            std::env::var("__OW_API_HOST").unwrap_or_default() + "/couch/_"
-        });
-        let env_key = std::env::var("__OW_API_KEY").ok();
-        let auth = non_empty(args, "db_auth").or(env_key.as_deref());
-        Db::new(&url, non_empty(args, "db_name").unwrap_or("brewery"), auth)
+        let name = non_empty(args, "db_name").unwrap_or("brewery");
+        let auth = non_empty(args, "db_auth");
+        match non_empty(args, "db_url") {
+            Some(url) => Db::new(url, name, auth),
+            None => {
+                let url = std::env::var("__OW_API_HOST").unwrap_or_default() + "/couch/_";
+                let env_key = std::env::var("__OW_API_KEY").ok();
+                Db::new(&url, name, auth.or(env_key.as_deref()))
+            }
+        }
     }
 
     pub fn request(&self, method: minreq::Method, path: &str, body: Option<&Value>) -> Result<(u16, Value), DbError> {
