@@ -27,7 +27,7 @@ from pwsk.store import Store
 
 from . import openapi
 from .core import Controller
-from .routes import actions, activations, apigw, couch, meta, packages, rules, triggers, web
+from .routes import actions, activations, admin, apigw, couch, meta, packages, rules, triggers, web
 
 logger = log.get("pwsk.controller")
 
@@ -143,7 +143,8 @@ def create_app(settings: Settings, store: Store, bus: Bus, *, registry: Registry
 
     app.openapi = openapi_with_schemas  # type: ignore[method-assign]
     # apigw before web: its management paths live under /api/v1/web/whisk.system/apimgmt.
-    for module in (meta, actions, triggers, rules, packages, activations, apigw, web, couch):
+    for module in (meta, admin, actions, triggers, rules, packages, activations, apigw, web,
+                   couch):
         app.include_router(module.router)
     handlers: dict[Any, Any] = {
         PwskError: _pwsk_error,

@@ -59,6 +59,7 @@ class Controller:
         self.activator = Activator(self.settings, self.store, self.entities.caching(),
                                    self.balancer)
         self.entities.on_write = self._invalidate
+        self.auth.on_write = self._invalidate
         self.throttles = Throttles(self.settings)
 
     async def _invalidate(self, doc_id: str) -> None:
@@ -75,6 +76,7 @@ class Controller:
                 msg = orjson.loads(raw)
                 if msg.get("instanceId") != self._instance:
                     self.entities.forget(str(msg["key"]))
+                    self.auth.forget(str(msg["key"]))
             except (orjson.JSONDecodeError, KeyError, AttributeError):
                 logger.warning("bad cache invalidation message")
 

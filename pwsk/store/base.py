@@ -83,6 +83,10 @@ class Store(Protocol):
     async def delete(self, db: str, doc_id: str, rev: str) -> None:
         """Remove a document at ``rev``; ``NotFound`` if absent, ``Conflict`` if stale."""
 
+    async def all_docs(self, db: str) -> list[Json]:
+        """Every document of ``db`` with its ``_rev``, in ``_id`` order (for ``subjects``:
+        small, read by the admin API and the start-up key migration)."""
+
     async def list_entities(self, query: EntityQuery) -> list[Json]: ...
 
     async def count_entities(self, query: EntityQuery) -> int: ...

@@ -5,7 +5,8 @@ server; the three databases are ``<prefix>subjects``, ``<prefix>whisks`` and
 ``<prefix>activations``, created on ``start`` with the indexes the list queries need.
 
 Only the API subset that CouchDB 3 and pouchdb-server (what the tests run against) share is
-used: document ``GET``/``PUT``/``DELETE``, ``PUT /db``, Mango ``_index`` and ``_find`` (equality
+used: document ``GET``/``PUT``/``DELETE``, ``PUT /db``, ``_all_docs`` (``include_docs``,
+``startkey``, ``skip``, ``limit``), Mango ``_index`` and ``_find`` (equality
 and ``$gt``/``$gte``/``$lte`` on indexed fields, sort on the whole index, ``use_index``,
 ``skip``/``limit``), and one JavaScript map view with the built-in ``_count`` reduce for
 counting, which Mango cannot do. No bookmarks, ``_purge``, ``_up`` or partitions.
@@ -53,6 +54,7 @@ DEFAULT_PREFIX = "pwsk_"
 # an index to catch up with recent writes.
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
+ALL_DOCS_PAGE = 500
 HELPERS = ("pwsk_type", "pwsk_root", "pwsk_path", "pwsk_name", "pwsk_sort")
 FIND_DDOC = "pwsk_find"
 COUNT_DDOC = "pwsk_count"
@@ -222,6 +224,21 @@ class CouchStore:
         if await self.get(db, doc_id) is None:
             raise NotFound()
         raise Conflict(Messages.CONCURRENT_MODIFICATION)
+
+    async def all_docs(self, db: str) -> list[Json]:
+        """``_all_docs`` in pages, without design documents."""
+        out: list[Json] = []
+        params: dict[str, str] = {"include_docs": "true", "limit": str(ALL_DOCS_PAGE)}
+        while True:
+            resp = await self._request("GET", f"/{self._db(db)}/_all_docs", params=params)
+            self._expect(resp, 200)
+            rows = self._json(resp)["rows"]
+            out.extend(_strip(row["doc"]) for row in rows
+                       if row.get("doc") and not row["id"].startswith("_design/"))
+            if len(rows) < ALL_DOCS_PAGE:
+                return out
+            # The next page starts after the last id of this one.
+            params = {**params, "startkey": orjson.dumps(rows[-1]["id"]).decode(), "skip": "1"}
 
     # --- queries -----------------------------------------------------------------------
 

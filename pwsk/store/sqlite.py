@@ -139,6 +139,19 @@ class SqliteStore:
             raise Conflict(Messages.CONCURRENT_MODIFICATION)
         self.conn.execute("DELETE FROM docs WHERE db=? AND id=?", (db, doc_id))
 
+    async def all_docs(self, db: str) -> list[Json]:
+        return await self._call(self._all_docs, db)  # type: ignore[no-any-return]
+
+    def _all_docs(self, db: str) -> list[Json]:
+        rows = self.conn.execute(
+            "SELECT id, rev, body FROM docs WHERE db=? ORDER BY id", (db,)).fetchall()
+        out = []
+        for doc_id, rev, body in rows:
+            doc: Json = orjson.loads(body)
+            doc["_id"], doc["_rev"] = doc_id, rev
+            out.append(doc)
+        return out
+
     # --- queries -----------------------------------------------------------------------
 
     def _entity_where(self, q: EntityQuery) -> tuple[str, tuple[Any, ...]]:
