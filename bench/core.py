@@ -1,0 +1,383 @@
+"""What every benchmark shares: the deployment under test, timing, floors, tables, JSON.
+
+A figure is a set of samples (milliseconds, activations/s or MB) summarised as p50/p90/p99,
+printed next to the floor measured in the same run on the same machine: a noisy machine
+moves both, so the ratio figure / floor is what compares across machines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from tests.servers import GUEST, ROOT, Server, start_server
+
+NS = "/api/v1/namespaces/_"
+NOOP_PY = "def main(args):\n    return {{}}\n# {tag}\n"
+NOOP_JS = "function main(args) {{ return {{}}; }}\n// {tag}\n"
+NOOP_SH = "#!/bin/sh\n# {tag}\necho '{{}}'\n"
+# No throttle gets in the way of a benchmark.
+UNTHROTTLED = {
+    "PWSK_INVOCATIONS_PER_MINUTE": "10000000",
+    "PWSK_CONCURRENT_INVOCATIONS": "100000",
+    "PWSK_FIRES_PER_MINUTE": "10000000",
+    # Room for every warm container a benchmark keeps (fan-out, 128 clients) next to the
+    # stem cells: without it, LRU eviction turns warm figures into cold ones.
+    "PWSK_USER_MEMORY_MB": "16384",
+}
+
+
+def quantile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank quantile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    samples: list[float]
+    floor: str = ""
+    floor_p50: float | None = None
+    note: str = ""
+    higher_is_better: bool = False
+    target: str = ""
+
+    def stats(self) -> dict[str, float]:
+        s = sorted(self.samples)
+        return {"p50": statistics.median(s) if s else float("nan"),
+                "p90": quantile(s, 0.90), "p99": quantile(s, 0.99)}
+
+    def json_stats(self) -> dict[str, float | None]:
+        return {k: (None if v != v else round(v, 4)) for k, v in self.stats().items()}
+
+    def ratio(self) -> float | None:
+        if not self.floor_p50 or not self.samples:
+            return None
+        p50 = self.stats()["p50"]
+        return p50 / self.floor_p50
+
+    def to_json(self) -> dict[str, Any]:
+        ratio = self.ratio()
+        return {"figure": self.name.strip(), "unit": self.unit, **self.json_stats(),
+                "runs": len(self.samples),
+                "floor": self.floor, "floor_p50": self.floor_p50,
+                "ratio": None if ratio is None else round(ratio, 3),
+                "target": self.target, "note": self.note}
+
+
+@dataclass
+class Report:
+    benchmark: str
+    deployment: str
+    quick: bool
+    figures: list[Figure] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        return figure
+
+    def table(self) -> str:
+        rows = [f"== {self.benchmark} ({self.deployment}{', quick' if self.quick else ''})",
+                f"{'figure':<46} {'unit':<6} {'runs':>5} {'p50':>9} {'p90':>9} {'p99':>9}"
+                f"  {'floor':<34} {'floor p50':>9} {'ratio':>6}"]
+        for f in self.figures:
+            st = f.stats()
+            ratio = f.ratio()
+            floor_p50 = "" if f.floor_p50 is None else _num(f.floor_p50)
+            rows.append(f"{f.name:<46} {f.unit:<6} {len(f.samples):>5} {_num(st['p50']):>9} "
+                        f"{_num(st['p90']):>9} {_num(st['p99']):>9}  {f.floor:<34} "
+                        f"{floor_p50:>9} {'' if ratio is None else f'x{ratio:.1f}':>6}")
+        return "\n".join(rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"benchmark": self.benchmark, "deployment": self.deployment, "quick": self.quick,
+                "started": self.started, "seconds": round(time.time() - self.started, 1),
+                "machine": machine(), "commit": commit(),
+                "figures": [f.to_json() for f in self.figures]}
+
+    def write(self, out_dir: Path) -> Path:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{self.benchmark}-{self.deployment}.json"
+        path.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False,
+                                   default=_finite) + "\n")
+        return path
+
+
+def _finite(value: object) -> object:
+    raise TypeError(f"not JSON: {value!r}")
+
+
+def _num(value: float) -> str:
+    if value != value:  # nan
+        return "-"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {"cpus": os.cpu_count(), "load": [round(x, 2) for x in load],
+            "memory_mb": psutil.virtual_memory().total // 2**20,
+            "platform": platform.platform(), "python": platform.python_version(),
+            "host": platform.node()}
+
+
+def commit() -> str:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def timed(call: Callable[[], object], n: int) -> list[float]:
+    """``n`` calls, each timed in milliseconds."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def check(response: httpx.Response, *codes: int) -> httpx.Response:
+    if response.status_code not in (codes or (200,)):
+        raise RuntimeError(f"{response.request.method} {response.request.url.path} → "
+                           f"{response.status_code}: {response.text[:300]}")
+    return response
+
+
+# --- the deployment under test --------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """A running deployment: its URL, a client factory, and its service processes."""
+
+    deployment: str  # standalone | distributed
+    backend: str  # process | docker
+    url: str
+    services: dict[str, int]  # service name → pid
+    handle: Any
+    data_dir: Path
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        user, key = GUEST.split(":", 1)
+        return httpx.Client(base_url=self.url, auth=(user, key), timeout=120, **kwargs)
+
+    def async_client(self, connections: int) -> httpx.AsyncClient:
+        user, key = GUEST.split(":", 1)
+        limits = httpx.Limits(max_connections=connections,
+                              max_keepalive_connections=connections)
+        return httpx.AsyncClient(base_url=self.url, auth=(user, key), timeout=120,
+                                 limits=limits)
+
+
+@contextlib.contextmanager
+def deployment(kind: str, data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Target]:
+    env = {**UNTHROTTLED, **(env or {})}
+    if kind == "standalone":
+        server: Server = start_server(data_dir, env=env)
+        try:
+            backend = env.get("PWSK_CONTAINERS", "process")
+            yield Target("standalone", backend, server.url, {"standalone": server.proc.pid},
+                         server, data_dir)
+        finally:
+            server.stop()
+    elif kind == "distributed":
+        from tests.distributed import start_stack  # imports Docker helpers: only when asked
+
+        stack = start_stack(data_dir, extra_env=env)
+        try:
+            yield Target("distributed", "docker", stack.url,
+                         {name: p.pid for name, p in stack.procs.items()}, stack, data_dir)
+        finally:
+            stack.stop()
+    else:
+        raise ValueError(f"unknown deployment {kind!r}")
+
+
+def put_action(api: httpx.Client, name: str, exec_: dict[str, Any],
+               limits: dict[str, Any] | None = None) -> None:
+    body: dict[str, Any] = {"exec": exec_}
+    if limits:
+        body["limits"] = limits
+    check(api.put(f"{NS}/actions/{name}?overwrite=true", json=body))
+
+
+def noop_exec(kind: str, tag: str) -> dict[str, Any]:
+    """A no-op action of ``kind`` (python, nodejs or native), its code marked with ``tag``."""
+    import base64
+    import io
+    import zipfile
+
+    if kind == "python":
+        return {"kind": "python:3.11", "code": NOOP_PY.format(tag=tag)}
+    if kind == "nodejs":
+        return {"kind": "nodejs:20", "code": NOOP_JS.format(tag=tag)}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("exec")
+        info.external_attr = 0o755 << 16
+        zf.writestr(info, NOOP_SH.format(tag=tag))
+    return {"kind": "blackbox", "image": "openwhisk/dockerskeleton", "binary": True,
+            "code": base64.b64encode(buf.getvalue()).decode()}
+
+
+def annotation(record: dict[str, Any], key: str, default: Any = None) -> Any:
+    for item in record.get("annotations", []):
+        if item.get("key") == key:
+            return item.get("value")
+    return default
+
+
+def wait_record(api: httpx.Client, activation_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = api.get(f"{NS}/activations/{activation_id}")
+        if r.status_code == 200:
+            record: dict[str, Any] = r.json()
+            return record
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"activation {activation_id} not recorded: {r.status_code}")
+        time.sleep(0.01)
+
+
+# --- finding the warm proxy of an action, for the direct /run floor ------------------------
+
+
+def find_proxy(target: Target, action: str, tag: str, family: str = "") -> str | None:
+    """``http://host:port`` of the warm proxy that runs ``action`` (code marked ``tag``).
+
+    Processes: the proxy whose action directory holds the tagged code; the Node proxy keeps
+    code in memory, so for ``family="nodejs"`` the oldest Node proxy (the first Node action
+    took the first stem cell; the stem cells started after it are younger). Docker: the
+    container named after the action.
+    """
+    if target.backend != "process":
+        return _find_docker_proxy(action)
+    found = _find_process_proxy(target, tag)
+    if found is None and family == "nodejs":
+        found = _find_process_proxy(target, tag, "proxy.js")
+    return found
+
+
+def _listening(proc: psutil.Process) -> str | None:
+    for conn in proc.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN:
+            return f"http://{conn.laddr.ip}:{conn.laddr.port}"
+    return None
+
+
+def _find_process_proxy(target: Target, tag: str, script: str = "") -> str | None:
+    procs: list[psutil.Process] = []
+    for pid in target.services.values():
+        with contextlib.suppress(psutil.Error):
+            procs += psutil.Process(pid).children(recursive=True)
+    if script:
+        node = []
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                if any(arg.endswith(script) for arg in proc.cmdline()):
+                    node.append((proc.create_time(), proc))
+        return _listening(min(node, key=lambda x: x[0])[1]) if node else None
+    for proc in procs:
+        with contextlib.suppress(psutil.Error, OSError):
+            cwd = Path(proc.cwd())
+            files = [p for p in cwd.iterdir() if p.is_file()]
+            if any(tag in p.read_text(errors="replace") for p in files):
+                return _listening(proc)
+    return None
+
+
+def docker_api() -> httpx.Client:
+    from invoker.containers.docker import socket_path
+
+    return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path()),
+                        base_url="http://docker", timeout=30)
+
+
+def _docker_containers(action: str) -> list[dict[str, Any]]:
+    with docker_api() as docker:
+        listed: list[dict[str, Any]] = docker.get("/containers/json").json()
+    return [c for c in listed if any(n.endswith(f"_{action}") for n in c.get("Names", []))]
+
+
+def _find_docker_proxy(action: str) -> str | None:
+    for c in _docker_containers(action):
+        for net in c.get("NetworkSettings", {}).get("Networks", {}).values():
+            if net.get("IPAddress"):
+                return f"http://{net['IPAddress']}:8080"
+    return None
+
+
+def proxy_rss_mb(target: Target, action: str, tag: str) -> float | None:
+    """Memory of the warm container of ``action``: RSS of its proxy process(es), or the
+    container's cgroup usage under Docker."""
+    if target.backend == "process":
+        url = _find_process_proxy(target, tag)
+        if url is None:
+            return None
+        port = int(url.rsplit(":", 1)[1])
+        for pid in target.services.values():
+            for proc in psutil.Process(pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                           for c in proc.net_connections(kind="tcp")):
+                        return float(proc.memory_info().rss) / 2**20
+        return None
+    containers = _docker_containers(action)
+    if not containers:
+        return None
+    with docker_api() as docker:
+        stats = docker.get(f"/containers/{containers[0]['Id']}/stats",
+                           params={"stream": "false"}).json()
+    mem = stats.get("memory_stats", {})
+    usage = mem.get("usage", 0) - mem.get("stats", {}).get("inactive_file", 0)
+    return float(usage) / 2**20
+
+
+def rss_mb(pid: int) -> float:
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
+def direct_run(url: str, n: int) -> list[float]:
+    """The floor: ``n`` calls of ``/run`` straight to a warm proxy, one keep-alive link."""
+    body = {"value": {}, "namespace": "guest", "action_name": "/guest/floor",
+            "action_version": "0.0.1", "activation_id": "0" * 32, "transaction_id": "t",
+            "deadline": str(int(time.time() * 1000) + 3_600_000)}
+    with httpx.Client(base_url=url, timeout=60) as proxy:
+        for _ in range(10):
+            check(proxy.post("/run", json=body))
+        return timed(lambda: proxy.post("/run", json=body), n)
+
+
+def trivial_get(api: httpx.Client, n: int) -> list[float]:
+    """The floor: the server's own trivial GET (``/ping``)."""
+    for _ in range(10):
+        check(api.get("/ping"))
+    return timed(lambda: api.get("/ping"), n)
+
+
+__all__ = ["GUEST", "NS", "ROOT", "Figure", "Report", "Target", "annotation", "check",
+           "deployment", "direct_run", "find_proxy", "noop_exec", "proxy_rss_mb", "put_action",
+           "rss_mb", "timed", "trivial_get", "wait_record"]
