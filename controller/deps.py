@@ -17,6 +17,9 @@ from .core import Controller
 
 Json = dict[str, Any]
 
+# Integers beyond this overflow the store's 64-bit columns (and JavaScript's exact range).
+MAX_QUERY_INT = 2**53 - 1
+
 
 async def get_controller(request: Request) -> Controller:
     # async on purpose: FastAPI runs plain-def dependencies in a thread pool.
@@ -97,11 +100,11 @@ def int_param(value: str | None, name: str, default: int, lo: int = 0,
         number = int(value)
     except ValueError:
         raise BadRequest(f"The value '{value[:40]}' for '{name}' is not an integer.") from None
-    if number < lo or (hi is not None and number > hi):
+    if number < lo or number > (MAX_QUERY_INT if hi is None else hi):
         if name == "limit":
             raise BadRequest(
                 f"The value '{number}' is not in the range of {lo} to {hi} for {collection}.")
-        raise BadRequest(f"The value '{number}' for '{name}' is out of range.")
+        raise BadRequest(f"The value '{value[:40]}' for '{name}' is out of range.")
     return number
 
 

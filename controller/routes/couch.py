@@ -16,7 +16,7 @@ from pwsk.docstore import DocStore, check_db_name
 from pwsk.errors import BadRequest, Conflict, Forbidden, NotFound, PwskError
 from pwsk.limits import MAX_PAYLOAD_SIZE
 
-from ..deps import Caller, Ctl, namespace_of, read_body
+from ..deps import MAX_QUERY_INT, Caller, Ctl, namespace_of, read_body
 
 router = APIRouter(prefix="/couch/{ns}", tags=["document store"], include_in_schema=False)
 _ERRORS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -115,10 +115,17 @@ async def index(ns: str, db: str, request: Request, caller: Caller, ctl: Ctl) ->
 async def all_docs(ns: str, db: str, request: Request, caller: Caller, ctl: Ctl) -> Response:
     q = request.query_params
     include = q.get("include_docs", "false") == "true"
-    limit = int(q.get("limit", "1000")) if q.get("limit", "1000").isdigit() else 1000
-    skip = int(q.get("skip", "0")) if q.get("skip", "0").isdigit() else 0
+    limit = _count(q.get("limit"), 1000, 10_000)
+    skip = _count(q.get("skip"), 0, MAX_QUERY_INT)
     return await _couch(lambda: _docstore(ctl).all_docs(_db(caller, ns, db), include,
-                                                        min(limit, 10_000), skip))
+                                                        limit, skip))
+
+
+def _count(value: str | None, default: int, cap: int) -> int:
+    # isdecimal, not isdigit: int() refuses superscripts such as "²" that isdigit accepts.
+    if not value or not value.isdecimal():
+        return default
+    return min(int(value), cap) if len(value) <= 18 else cap
 
 
 @router.get("/{db}/{doc_id}")

@@ -1,0 +1,199 @@
+"""Schema-driven fuzzing of the REST API from its own OpenAPI document (``/api-docs``).
+
+Schemathesis turns every documented operation into Hypothesis strategies: valid requests
+(positive) and requests that break the schema (negative: wrong types, out-of-range numbers,
+missing fields). Two passes over the document:
+
+- *wide*: path parameters as documented (any string), which exercises name validation;
+- *deep*: namespaces, names and web paths drawn from a handful of values, so a generated
+  PUT creates what a later GET, invoke, fire or DELETE of the same name finds.
+
+Every answer must be below 500, and every 4xx OpenWhisk's ``{"error", "code"}`` with a
+message; after each pass the server must still run and have logged no unhandled error.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+from tests.reliability.conftest import FIGURES, assert_alive
+from tests.servers import GUEST, Server
+
+# Examples per operation and mode: ~40 operations x 2 modes x 2 passes x this.
+EXAMPLES = 20
+
+DEEP_PATHS = {
+    "ns": ["_", "guest"],
+    "rest": ["f0", "f1", "p0/f0", "p1/f1"],
+    "name": ["f0", "f1", "p0", "p1"],
+    "activation_id": ["0" * 32, "F" * 32],
+    "path": ["guest/default/f0.json", "guest/p0/f0.http", "guest/default/f1",
+             "_/p1/f1.text/body", "guest/default/f0.svg"],
+}
+
+
+def _deep(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    for item in doc["paths"].values():
+        for op in item.values():
+            for param in op.get("parameters", []):
+                if param["in"] == "path" and param["name"] in DEEP_PATHS:
+                    param["schema"] = {"type": "string", "enum": DEEP_PATHS[param["name"]]}
+    return doc
+
+
+def _negatable(op: Any) -> bool:
+    """Only operations with a query string or a body have something to break; a path
+    parameter is any string, so schemathesis cannot make one invalid."""
+    definition = op.definition.raw
+    return "requestBody" in definition or any(
+        p.get("in") == "query" for p in definition.get("parameters", []))
+
+
+def _problem(method: str, response: httpx.Response, couch: bool = False) -> str | None:
+    """What is wrong with an answer, if anything. Past authentication ``/couch`` speaks
+    CouchDB's own error shape, ``{"error", "reason"}``, which CouchDB clients expect."""
+    status = response.status_code
+    if status >= 500:
+        return f"{status}: {response.text[:300]}"
+    if status < 400 or method == "HEAD":
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return f"{status} not JSON: {response.text[:200]!r}"
+    seconds = ("code", "reason") if couch else ("code",)
+    if not (isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].strip()
+            and any(isinstance(body.get(k), str) and body[k] for k in seconds)):
+        return f"{status} not {{error, code}}: {response.text[:200]!r}"
+    return None
+
+
+def _send(client: httpx.Client, kwargs: dict[str, Any]) -> httpx.Response:
+    content = kwargs.get("data")
+    if content is not None and not isinstance(content, bytes | str):
+        content = None
+    return client.request(kwargs["method"], kwargs["url"], headers=kwargs.get("headers"),
+                          params=kwargs.get("params"), json=kwargs.get("json"),
+                          content=content)
+
+
+def _fuzz(server: Server, doc: dict[str, Any], mode: GenerationMode) -> list[str]:
+    schema = schemathesis.openapi.from_dict(doc)
+    problems: list[str] = []
+    with server.client(GUEST, trust_env=False) as client:
+        for result in schema.get_all_operations():
+            if not hasattr(result, "ok"):
+                pytest.fail(f"/api-docs has an invalid operation: {result}")
+            op = result.ok()
+            if mode is GenerationMode.NEGATIVE and not _negatable(op):
+                continue
+            _fuzz_operation(server, client, op, mode, problems)
+    return problems
+
+
+def _fuzz_operation(server: Server, client: httpx.Client, op: Any, mode: GenerationMode,
+                    problems: list[str]) -> None:
+    @given(case=op.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    def check(case: Any) -> None:
+        kwargs = case.as_transport_kwargs(base_url=server.url)
+        response = _send(client, kwargs)
+        FIGURES["REST requests fuzzed (schemathesis)"] += 1
+        problem = _problem(kwargs["method"], response)
+        if problem:
+            FIGURES["REST 5xx or malformed errors"] += response.status_code >= 500
+            problems.append(f"{op.label} {kwargs.get('params')} "
+                            f"{str(kwargs.get('json'))[:200]}: {problem}")
+
+    check()
+
+
+@pytest.fixture(scope="module")
+def api_doc(own_server: Server) -> dict[str, Any]:
+    doc: dict[str, Any] = httpx.get(own_server.url + "/api-docs", timeout=30).json()
+    assert len(doc["paths"]) > 20
+    return doc
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+                         ids=["positive", "negative"])
+@pytest.mark.parametrize("depth", ["wide", "deep"])
+def test_openapi_operations_never_5xx(own_server: Server, api_doc: dict[str, Any],
+                                      depth: str, mode: GenerationMode) -> None:
+    doc = _deep(api_doc) if depth == "deep" else api_doc
+    before = FIGURES["REST requests fuzzed (schemathesis)"]
+    problems = _fuzz(own_server, doc, mode)
+    assert FIGURES["REST requests fuzzed (schemathesis)"] - before >= 200
+    assert not problems, "\n".join(problems[:30])
+    assert_alive(own_server)
+
+
+@pytest.fixture(scope="module")
+def raw_client(own_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=own_server.url, timeout=60, trust_env=False) as client:
+        yield client
+    assert_alive(own_server)
+
+
+_METHODS = st.sampled_from(["GET", "PUT", "POST", "DELETE", "PATCH"])
+_PATHS = st.sampled_from([
+    "/api/v1/namespaces/_/actions/f0", "/api/v1/namespaces/_/actions/p0/f0",
+    "/api/v1/namespaces/_/triggers/f0", "/api/v1/namespaces/_/rules/f0",
+    "/api/v1/namespaces/_/packages/p0", "/api/v1/namespaces/_/activations",
+    "/api/v1/web/guest/default/f0.json", "/couch/_/db0", "/couch/_/db0/doc",
+    "/couch/_/db0/_all_docs", "/couch/_/db0/_find", "/gw/guest/api/x",
+    "/api/v1/web/whisk.system/apimgmt/createApi", "/api/v1/namespaces/_/limits",
+])
+def _basic(raw: bytes) -> str:
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+_HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
+
+
+@pytest.mark.timeout(300)
+@given(method=_METHODS, path=_PATHS,
+       query=st.dictionaries(st.sampled_from(["limit", "skip", "blocking", "result", "timeout",
+                                               "overwrite", "count", "rev", "include_docs",
+                                               "force", "public", "docs"]),
+                             st.one_of(st.text(max_size=30), st.integers().map(str)),
+                             max_size=3),
+       body=st.one_of(st.binary(max_size=300),
+                      st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
+                                   | st.text(max_size=20),
+                                   lambda kids: st.lists(kids, max_size=4)
+                                   | st.dictionaries(st.text(max_size=10), kids, max_size=4),
+                                   max_leaves=12).map(lambda v: httpx.Request(
+                                       "POST", "http://x", json=v).content)),
+       content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form"
+                                     "-urlencoded", "", "multipart/form-data; boundary=x"]),
+       authorization=st.one_of(st.just(None), _HEADER_TEXT,
+                               st.binary(max_size=60).map(_basic)))
+@settings(max_examples=1000, deadline=None, database=None, phases=[Phase.generate],
+          suppress_health_check=list(HealthCheck))
+def test_raw_requests_never_5xx(raw_client: httpx.Client, method: str, path: str,
+                                query: dict[str, str], body: bytes, content_type: str,
+                                authorization: str | None) -> None:
+    """Bytes the document does not describe: any body under any content type, any query
+    string, hidden routes (``/couch``, ``/gw``, API management) and broken credentials."""
+    headers = {"content-type": content_type}
+    # (the client refuses to send a header value with surrounding blanks)
+    headers["authorization"] = (authorization.strip() if authorization is not None
+                                else _basic(GUEST.encode()))
+    response = raw_client.request(method, path, params=query, content=body, headers=headers)
+    FIGURES["REST requests fuzzed (raw bytes, headers)"] += 1
+    problem = _problem(method, response, couch=path.startswith("/couch/"))
+    assert problem is None, f"{method} {path} {query} {body[:100]!r}: {problem}"
