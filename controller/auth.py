@@ -283,6 +283,7 @@ class Authenticator:
             if len(self._refused) > CACHE_SIZE:
                 self._refused.clear()
             self._refused[digest] = time.monotonic() + REFUSED_TTL_S
+            logger.debug("key refused", uuid=uuid[:64])  # the uuid only, never the secret
             raise Unauthenticated()
         self._remember(digest, entry.key_hash)
         return _with_key(entry.identity, key), entry.admin
@@ -342,6 +343,7 @@ class Authenticator:
         await self.store.put(SUBJECTS, doc)
         await self._ensure_owner(namespace, uuid)
         await self._changed(uuid)
+        logger.info("key created", uuid=uuid, subject=subject, namespace=namespace)
         return key_summary(doc), f"{uuid}:{key}"
 
     async def keys(self, *, namespace: str | None = None, subject: str | None = None,
@@ -372,6 +374,8 @@ class Authenticator:
             "revoked": _now_ms()})
         if doc is None:
             raise NotFound()
+        logger.info("key revoked", uuid=uuid, subject=doc["subject"],
+                    namespace=doc["namespace"])
         owner = await self.store.get(SUBJECTS, namespace_doc(doc["namespace"]))
         if owner is not None and owner.get("uuid") == uuid:
             # Web actions find their namespace through this key: hand it to another one.
@@ -389,6 +393,8 @@ class Authenticator:
                 d.get("blocked")) == blocked else {**d, "blocked": blocked})
             if doc is not None:
                 changed.append(key_summary(doc))
+        logger.info("subject blocked" if blocked else "subject unblocked", subject=subject,
+                    keys=len(changed))
         return changed
 
     async def _update(self, uuid: str, change: Callable[[Json], Json | None]) -> Json | None:

@@ -1,8 +1,9 @@
-"""``pwsk admin invokers`` against a real server."""
+"""``pwsk admin invokers`` and ``pwsk admin user`` against a real server."""
 
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 from tests.cli.conftest import Run
@@ -23,3 +24,71 @@ def test_invokers_table_and_json(server: Server, home: Path) -> None:
 def test_invokers_need_a_key(server: Server, home: Path) -> None:
     result = Run(None, ["--apihost", server.url, "-u", "nobody:wrong"])("admin", "invokers")
     assert result.exit_code != 0 and result.stderr.startswith("error: ")
+
+
+def admin_run(server: Server) -> Run:
+    return Run(None, ["--apihost", server.url, "-u", server.system_auth])
+
+
+def test_user_create_list_revoke(server: Server, home: Path) -> None:
+    run = admin_run(server)
+    subject = f"cli{secrets.token_hex(4)}"
+    created = run("admin", "user", "create", subject)
+    assert created.exit_code == 0, created.stderr
+    api_key = created.stdout.strip()
+    uuid, _, secret = api_key.partition(":")
+    assert len(secret) == 64
+    as_user = Run(None, ["--apihost", server.url, "-u", api_key])
+    assert as_user("namespace", "list").stdout.split()[-1] == subject
+    table = run("admin", "user", "list", subject)
+    assert table.exit_code == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["uuid", "subject", "namespace", "status"]
+    assert [line.split() for line in lines[1:]] == [[uuid, subject, subject, "active"]]
+    everyone = run("admin", "user", "list", "--json")
+    assert secret not in everyone.stdout and secret not in table.stdout
+    assert uuid in {k["uuid"] for k in json.loads(everyone.stdout)}
+    revoked = run("admin", "user", "revoke", uuid)
+    assert (revoked.exit_code, revoked.stdout.strip()) == (0, f"Key {uuid} revoked")
+    refused = as_user("namespace", "list")
+    assert refused.exit_code != 0 and "authentication is invalid" in refused.stderr
+    assert run("admin", "user", "list", subject).stdout.splitlines()[1:] == []
+    shown = run("admin", "user", "list", subject, "--all").stdout.splitlines()[1:]
+    assert [line.split()[-1] for line in shown] == ["revoked"]
+    again = run("admin", "user", "revoke", uuid)
+    assert again.exit_code != 0 and again.stderr.startswith("error: Unable to revoke key")
+
+
+def test_user_namespace_block_unblock_delete(server: Server, home: Path) -> None:
+    run = admin_run(server)
+    subject = f"cli{secrets.token_hex(4)}"
+    space = f"{subject}-shared"
+    created = run("admin", "user", "create", subject, "-ns", space, "--json")
+    assert created.exit_code == 0, created.stderr
+    info = json.loads(created.stdout)
+    assert (info["subject"], info["namespace"]) == (subject, space)
+    as_user = Run(None, ["--apihost", server.url, "-u", info["key"]])
+    assert as_user("namespace", "list").stdout.split()[-1] == space
+    blocked = run("admin", "user", "block", subject)
+    assert blocked.stdout.strip() == f'"{subject}" blocked successfully'
+    assert "blocked" in run("admin", "user", "list", space).stdout
+    assert as_user("namespace", "list").exit_code != 0
+    assert run("admin", "user", "unblock", subject).exit_code == 0
+    assert as_user("namespace", "list").exit_code == 0
+    deleted = run("admin", "user", "delete", subject)
+    assert deleted.exit_code == 0 and "1 keys revoked" in deleted.stdout
+    assert as_user("namespace", "list").exit_code != 0
+    missing = run("admin", "user", "delete", subject)
+    assert missing.exit_code != 0 and "Unable to delete subject" in missing.stderr
+
+
+def test_user_commands_need_an_administrator(server: Server, home: Path) -> None:
+    guest = Run(None, ["--apihost", server.url, "-u", server.auth])
+    result = guest("admin", "user", "list")
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: Unable to list the keys: The supplied "
+                                    "authentication is not authorized")
+    bad = admin_run(server)("admin", "user", "create", "no/slash")
+    assert bad.exit_code != 0 and "is not valid" in bad.stderr
+    usage = admin_run(server)("admin", "user", "block")
+    assert usage.exit_code != 0 and "Missing argument" in usage.stderr
