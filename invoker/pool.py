@@ -4,10 +4,23 @@ Placement of a job, in order:
 
 1. an idle warm container of the same (namespace, action, revision): never shared across
    namespaces, never reused across revisions of the action;
-2. a prewarmed stem cell of the same kind and memory (started, not initialised);
-3. a new container, if the memory budget allows;
-4. after evicting least-recently-used idle warm containers (stem cells are kept);
-5. otherwise the job waits in a FIFO buffer until memory frees up.
+2. a busy warm container of that key that should free up before a new container could be
+   ready (its recent run times against the kind's recent start times): the job waits for it,
+   up to one start time, and does not hold up jobs behind it;
+3. a prewarmed stem cell of the same kind and memory (started, not initialised);
+4. a new container, if the memory budget allows;
+5. after evicting idle surplus stem cells, then least-recently-used idle warm containers
+   (the configured stem cells are kept);
+6. otherwise the job waits in a FIFO buffer until memory frees up.
+
+Without step 2 a burst bigger than the budget churns: every job that finds its action's
+containers busy for a moment starts (and evicts for) a new one, so each burst destroys the
+previous burst's containers and queues behind cold starts.
+
+Stem cells are ``PWSK_PREWARM`` (256 MB each) plus cells sized by demand: as many per kind
+and memory as cold starts were under way together recently (two at least), within a quarter
+of the budget, created only from free memory nobody waits for, not restarted once evicted,
+and dropped after ``DEMAND_TTL_S`` without such demand.
 
 Idle warm containers are paused after ``pause_grace_s`` and destroyed after
 ``idle_timeout_s``. Containers that saw a developer or system error are destroyed.
@@ -31,6 +44,13 @@ from .runner import Job, Runner, _now_ms
 logger = log.get("pwsk.invoker.pool")
 
 Key = tuple[str, str, str]  # (invocation namespace, action fqn path, revision)
+Cell = tuple[str, int]  # (kind, memory MB) of a stem cell
+
+PREWARM_MB = 256
+DEFAULT_START_S = 1.0  # a container start's duration until one is measured
+DEMAND_TTL_S = 120.0  # demand-sized stem cells outlive their last burst this long
+STEM_SHARE = 4  # demand-sized stem cells take at most 1/STEM_SHARE of the budget
+EWMA = 0.3  # weight of the newest sample in the running averages
 
 
 def family_of(kind: str) -> str:
@@ -48,7 +68,26 @@ class Slot:
     busy: bool = False
     paused: bool = False
     last_used: float = field(default_factory=time.monotonic)
+    busy_since: float = 0.0
     uses: int = 0
+    surplus: bool = False  # a stem cell started for demand, not by configuration
+    cold: bool = False  # placed cold, its first activation not done yet
+
+
+@dataclass(eq=False, slots=True)
+class _Request:
+    """A job waiting for a slot."""
+
+    key: Key
+    kind: str
+    memory_mb: int
+    future: asyncio.Future[Slot]
+    warm_since: float | None = None  # waiting for a busy warm container since then
+    timer: asyncio.TimerHandle | None = None
+
+
+def _average(old: float | None, sample: float) -> float:
+    return sample if old is None else old + EWMA * (sample - old)
 
 
 class ContainerPool:
@@ -57,10 +96,15 @@ class ContainerPool:
         self.settings = settings
         self.name = name
         self.slots: list[Slot] = []
-        self._waiters: deque[list[asyncio.Future[None]]] = deque()
+        self.created = 0  # containers started, stem cells included
+        self._pending: deque[_Request] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
+        self._run_s: dict[Key, float] = {}  # recent run durations per action
+        self._start_s: dict[str, float] = {}  # recent container start durations per kind
+        self._cold: dict[Cell, int] = {}  # cold placements whose first run is not done
+        self._demand: dict[Cell, tuple[int, float]] = {}  # (stem cells wanted, since)
 
     # --- accounting ----------------------------------------------------------------------
 
@@ -78,8 +122,9 @@ class ContainerPool:
             "busy": sum(s.busy for s in self.slots),
             "prewarm": sum(s.key is None and not s.busy for s in self.slots),
             "paused": sum(s.paused for s in self.slots),
-            "queued": len(self._waiters),
+            "queued": len(self._pending),
             "free_mb": self.free_mb,
+            "created": self.created,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -87,7 +132,7 @@ class ContainerPool:
     async def start(self) -> None:
         for kind, count in self.settings.prewarm_counts().items():
             for _ in range(count):
-                self._spawn(self._prewarm(kind, 256))
+                self._spawn(self._prewarm(kind, PREWARM_MB))
         self._reaper = asyncio.create_task(self._reap_loop())
 
     async def stop(self) -> None:
@@ -100,8 +145,10 @@ class ContainerPool:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        for entry in self._waiters:
-            entry[0].cancel()
+        for req in self._pending:
+            req.future.cancel()
+            if req.timer:
+                req.timer.cancel()
         slots, self.slots = self.slots, []
         await asyncio.gather(*(self._destroy_runner(s) for s in slots), return_exceptions=True)
 
@@ -133,18 +180,26 @@ class ContainerPool:
             return self._failed(job, Status.WHISK_ERROR, "Failed to start the action container.")
         assert slot.runner is not None
         reusable = False
+        slot.busy_since = time.monotonic()
         try:
             outcome = await slot.runner.execute(job)
             reusable = outcome.reusable
+            self._note_run(key, outcome.activation)
             return outcome.activation
         finally:
             slot.uses += 1
+            self._uncount(slot)
             if reusable and not self._closed:
                 slot.busy = False
                 slot.last_used = time.monotonic()
             else:
                 self._remove(slot)
-            self._wake()
+            self._dispatch()
+
+    def _note_run(self, key: Key, act: Activation) -> None:
+        init = act.annotation("initTime")
+        ran_ms = act.end - act.start - (init if isinstance(init, int) else 0)
+        self._run_s[key] = _average(self._run_s.get(key), max(0, ran_ms) / 1000)
 
     def _can_pull(self) -> bool:
         return bool(getattr(self.factory, "runs_images", False))  # Docker yes, processes no
@@ -164,20 +219,16 @@ class ContainerPool:
         )
 
     async def _acquire(self, key: Key, kind: str, memory: int, job: Job) -> Slot:
-        # Once anyone waits, newcomers queue behind them: the FIFO run buffer.
-        slot = None if self._waiters else self._place(key, kind, memory)
-        if slot is None:
-            loop = asyncio.get_running_loop()
-            entry: list[asyncio.Future[None]] = [loop.create_future()]
-            self._waiters.append(entry)
-            try:
-                while slot is None:
-                    await entry[0]
-                    slot = self._place(key, kind, memory)
-                    entry[0] = loop.create_future()
-            finally:
-                self._waiters.remove(entry)
-                self._wake()  # the next in line may fit too
+        req = _Request(key, kind, memory, asyncio.get_running_loop().create_future())
+        self._pending.append(req)
+        self._dispatch()
+        try:
+            slot = await req.future
+        except asyncio.CancelledError:
+            self._forget(req)
+            if req.future.done() and not req.future.cancelled():
+                self._release(req.future.result())  # handed over just as we were cancelled
+            raise
         if slot.runner is None:
             await self._start_slot(slot, job)
         elif slot.paused:
@@ -185,22 +236,103 @@ class ContainerPool:
             slot.paused = False
         return slot
 
-    def _place(self, key: Key, kind: str, memory: int) -> Slot | None:
-        """Pick or reserve a slot without awaiting, so decisions never interleave."""
+    def _forget(self, req: _Request) -> None:
+        if req in self._pending:
+            self._pending.remove(req)
+        if req.timer:
+            req.timer.cancel()
+
+    def _release(self, slot: Slot) -> None:
+        if slot.runner is None:
+            self._remove(slot)
+        else:
+            slot.busy = False
+        self._dispatch()
+
+    # --- placement -----------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Hand free slots to waiting jobs, in order, without awaiting (no interleaving).
+
+        A job waiting for a warm container of its own never holds up the others; the first
+        job that needs memory and finds none does hold up later jobs that need memory.
+        """
+        if self._closed:
+            return
+        memory_blocked = False
+        now = time.monotonic()
+        for req in list(self._pending):
+            if req.future.done():
+                self._forget(req)
+                continue
+            slot = self._warm(req.key)
+            if slot is None and self._await_warm(req, now):
+                continue
+            if slot is None:
+                slot = self._stem(req)
+            if slot is None and not memory_blocked:
+                slot = self._new(req)
+                memory_blocked = slot is None
+            if slot is not None:
+                self._forget(req)
+                req.future.set_result(slot)
+        self._replenish()
+
+    def _warm(self, key: Key) -> Slot | None:
         warm = [s for s in self.slots if s.key == key and not s.busy and s.runner]
-        if warm:
-            slot = max(warm, key=lambda s: s.last_used)
-            slot.busy = True
-            return slot
+        if not warm:
+            return None
+        slot = max(warm, key=lambda s: s.last_used)
+        slot.busy = True
+        return slot
+
+    def _await_warm(self, req: _Request, now: float) -> bool:
+        """Whether ``req`` should wait for a busy warm container of its action: one should
+        free up sooner than a new container would start, and it has not waited that long."""
+        start_s = self._start_s.get(req.kind, DEFAULT_START_S)
+        if req.warm_since is not None:
+            if now - req.warm_since < start_s:
+                return True
+            req.warm_since = None  # waited a start time in vain: go cold
+            return False
+        run_s = self._run_s.get(req.key)
+        if run_s is None:
+            return False
+        running = sorted(max(0.0, s.busy_since + run_s - now) for s in self.slots
+                         if s.key == req.key and s.busy and s.runner is not None)
+        if not running:
+            return False
+        ahead = sum(1 for r in self._pending if r is not req and r.key == req.key
+                    and r.warm_since is not None)
+        rounds, nth = divmod(ahead, len(running))
+        expected = running[nth] + rounds * run_s
+        if expected >= start_s:
+            return False
+        req.warm_since = now
+        if req.timer:
+            req.timer.cancel()
+        req.timer = asyncio.get_running_loop().call_later(start_s, self._dispatch)
+        return True
+
+    def _stem(self, req: _Request) -> Slot | None:
         for slot in self.slots:
             if (slot.key is None and not slot.busy and slot.runner is not None
-                    and slot.kind == kind and slot.memory_mb == memory):
-                slot.busy, slot.key = True, key
-                self._spawn(self._prewarm(kind, memory))  # replace the stem cell
+                    and slot.kind == req.kind and slot.memory_mb == req.memory_mb):
+                slot.busy, slot.key = True, req.key
+                if not slot.surplus:
+                    self._spawn(self._prewarm(req.kind, req.memory_mb))  # replace it
+                slot.surplus = False
+                self._note_cold(slot)
                 return slot
+        return None
+
+    def _new(self, req: _Request) -> Slot | None:
+        memory = req.memory_mb
         if self.free_mb < memory:
-            idle = sorted((s for s in self.slots if s.key is not None and not s.busy
-                           and s.runner is not None), key=lambda s: s.last_used)
+            # Spare stem cells first (they hold no state), then idle warm ones, LRU first.
+            idle = sorted((s for s in self.slots if not s.busy and s.runner is not None
+                           and (s.key is not None or s.surplus)),
+                          key=lambda s: (s.key is not None, s.last_used))
             freed, victims = self.free_mb, []
             for victim in idle:
                 if freed >= memory:
@@ -211,10 +343,79 @@ class ContainerPool:
                 return None
             for victim in victims:
                 logger.debug("evicting idle container", key=victim.key)
+                if victim.surplus:  # not wanted as much as thought: do not start it again
+                    cell = (victim.kind, victim.memory_mb)
+                    wanted, since = self._demand.get(cell, (1, 0.0))
+                    self._demand[cell] = (max(0, wanted - 1), since)
                 self._remove(victim)
-        slot = Slot(kind, memory, key=key, busy=True)
+        slot = Slot(req.kind, memory, key=req.key, busy=True)
         self.slots.append(slot)
+        self._note_cold(slot)
         return slot
+
+    # --- stem cells by demand ------------------------------------------------------------
+
+    def _note_cold(self, slot: Slot) -> None:
+        """Count a cold placement: the cold starts under way together are the stem cells
+        that would have served them warm."""
+        cell = (slot.kind, slot.memory_mb)
+        slot.cold = True
+        together = self._cold[cell] = self._cold.get(cell, 0) + 1
+        if together < 2:
+            return  # a lone cold start is no burst
+        now = time.monotonic()
+        wanted, _ = self._demand.get(cell, (0, now))
+        self._demand[cell] = (max(wanted, together), now)
+
+    def _uncount(self, slot: Slot) -> None:
+        if slot.cold:
+            slot.cold = False
+            cell = (slot.kind, slot.memory_mb)
+            self._cold[cell] = max(0, self._cold.get(cell, 1) - 1)
+
+    def _replenish(self) -> None:
+        """Start demand-sized stem cells from memory nobody is waiting for."""
+        if self._closed or not self._demand:
+            return
+        if any(r.warm_since is None for r in self._pending):
+            return  # memory is wanted by jobs
+        budget = self.settings.user_memory_mb // STEM_SHARE
+        spare = sum(s.memory_mb for s in self.slots if s.surplus)
+        for (kind, memory), (wanted, _) in self._demand.items():
+            have = sum(1 for s in self.slots if s.surplus and s.kind == kind
+                       and s.memory_mb == memory)
+            while (have < wanted and spare + memory <= budget
+                   and self.free_mb >= memory and kind_known(kind)):
+                slot = Slot(kind, memory, busy=True, surplus=True)
+                self.slots.append(slot)
+                self._spawn(self._start_stem(slot))
+                have += 1
+                spare += memory
+
+    async def _start_stem(self, slot: Slot) -> None:
+        try:
+            slot.runner = await self._start_container(slot.kind, slot.memory_mb, "prewarm")
+        except (ContainerStartError, OSError) as exc:
+            logger.warning("prewarm failed", kind=slot.kind, error=str(exc))
+            self._remove(slot)
+            return
+        if slot not in self.slots:  # evicted or stopped meanwhile
+            self._spawn(self._destroy_runner(slot))
+            return
+        slot.busy = False
+        slot.last_used = time.monotonic()
+        self._dispatch()
+
+    def _expire_demand(self, now: float) -> None:
+        for cell, (_, since) in list(self._demand.items()):
+            if now - since < DEMAND_TTL_S:
+                continue
+            del self._demand[cell]
+            for slot in [s for s in self.slots if s.surplus and not s.busy
+                         and (s.kind, s.memory_mb) == cell]:
+                self._remove(slot)
+
+    # --- containers ----------------------------------------------------------------------
 
     async def _start_slot(self, slot: Slot, job: Job) -> None:
         try:
@@ -223,25 +424,28 @@ class ContainerPool:
             slot.runner = await self._start_container(slot.kind, slot.memory_mb, hint, image)
         except BaseException:
             self._remove(slot)
-            self._wake()
+            self._dispatch()
             raise
 
     async def _start_container(self, kind: str, memory: int, hint: str,
                                image: str | None = None) -> Runner:
         spec = ContainerSpec(family=family_of(kind), kind=kind, memory_mb=memory,
                              name=f"wsk{self.name}_{hint[:40]}", image=image)
+        began = time.monotonic()
+        self.created += 1
         container = await self.factory.create(spec)
         try:
             await container.wait_ready(self.settings.container_start_timeout_s)
         except BaseException:
             await container.destroy()
             raise
+        self._start_s[kind] = _average(self._start_s.get(kind), time.monotonic() - began)
         return Runner(container, self.settings.log_sentinel_wait_s)
 
     async def _prewarm(self, kind: str, memory: int) -> None:
         if self._closed or self.free_mb < memory:
             return
-        if not any(rt.kind == kind for rt in RUNTIMES):
+        if not kind_known(kind):
             logger.warning("unknown prewarm kind", kind=kind)
             return
         slot = Slot(kind, memory, busy=True)
@@ -254,11 +458,14 @@ class ContainerPool:
             return
         slot.busy = False
         slot.last_used = time.monotonic()
-        self._wake()
+        self._dispatch()
 
     def _remove(self, slot: Slot) -> None:
+        self._uncount(slot)
         if slot in self.slots:
             self.slots.remove(slot)
+        if slot.key is not None and not any(s.key == slot.key for s in self.slots):
+            self._run_s.pop(slot.key, None)
         self._spawn(self._destroy_runner(slot))
 
     @staticmethod
@@ -266,11 +473,6 @@ class ContainerPool:
         if slot.runner is not None:
             slot.runner.close()
             await slot.runner.container.destroy()
-
-    def _wake(self) -> None:
-        """Let the head of the run buffer try again (memory or a container was freed)."""
-        if self._waiters and not self._waiters[0][0].done():
-            self._waiters[0][0].set_result(None)
 
     # --- idle management -----------------------------------------------------------------
 
@@ -285,13 +487,18 @@ class ContainerPool:
 
     async def reap(self) -> None:
         now = time.monotonic()
+        self._expire_demand(now)
         for slot in list(self.slots):
             if slot.busy or slot.key is None or slot.runner is None:
                 continue
             idle = now - slot.last_used
             if idle >= self.settings.idle_timeout_s:
                 self._remove(slot)
-                self._wake()
+                self._dispatch()
             elif not slot.paused and idle >= self.settings.pause_grace_s:
                 slot.paused = True
                 await slot.runner.container.suspend()
+
+
+def kind_known(kind: str) -> bool:
+    return any(rt.kind == kind for rt in RUNTIMES)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from invoker import pool as pool_module
 from invoker.containers.process import ProcessFactory
 from invoker.pool import ContainerPool
 from invoker.runner import Job
@@ -160,3 +161,29 @@ async def _until(cond: Callable[[], bool], limit_s: float = 10) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.02)
+
+
+def test_stem_cells_follow_a_burst_of_cold_starts() -> None:
+    async def check(pool: ContainerPool) -> None:
+        await pool.run(job("alone", memory=128), "1-a")
+        await asyncio.sleep(0.2)
+        assert pool.stats()["prewarm"] == 0  # a lone cold start is no burst
+        acts = await asyncio.gather(*(pool.run(job(f"b{i}", payload={"s": 0.3}, memory=128),
+                                               "1-a") for i in range(6)))
+        assert all(init_time(a) is not None for a in acts)
+        # Six started together, but stem cells take at most a quarter of the 2048 MB budget.
+        await _until(lambda: pool.stats()["prewarm"] == 4)
+        stems = [s for s in pool.slots if s.key is None]
+        assert {(s.kind, s.memory_mb) for s in stems} == {("python:3.11", 128)}
+        act = await pool.run(job("next", memory=128), "1-a")
+        assert act.response.status == Status.SUCCESS
+        assert any(s.key and s.key[1] == "guest/next" for s in stems)  # no new container
+        await _until(lambda: pool.stats()["prewarm"] == 4)  # the demand still holds
+        saved, pool_module.DEMAND_TTL_S = pool_module.DEMAND_TTL_S, 0.0
+        try:
+            await pool.reap()  # the demand is over: the spare stem cells go
+        finally:
+            pool_module.DEMAND_TTL_S = saved
+        assert pool.stats()["prewarm"] == 0
+
+    with_pool(check)
