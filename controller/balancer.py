@@ -16,10 +16,12 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from pwsk import log
 from pwsk.activation import Activation
 from pwsk.bus import Bus, topics
+from pwsk.errors import ServiceUnavailable
 from pwsk.messages import Ack, ActivationMessage, MessageError
 
 logger = log.get("pwsk.controller.balancer")
@@ -79,9 +81,22 @@ class Balancer:
     def outcome(self, invoker: int, system_error: bool, forced: bool) -> None:
         """A completion from ``invoker`` (health bookkeeping)."""
 
+    def check_available(self) -> None:
+        """Raise ``ServiceUnavailable`` at once while the bus is known to be down (a trigger
+        fire asks before it accepts work that could not reach an invoker)."""
+        if not getattr(self.bus, "healthy", True):
+            raise ServiceUnavailable()
+
+    def health(self) -> dict[str, Any]:
+        """What works and what does not: ``{"status": "ok"|"degraded", "bus": {...}, ...}``."""
+        report = getattr(self.bus, "health", None)
+        bus = report() if report is not None else {"status": "up"}
+        return {"status": "ok" if bus["status"] == "up" else "degraded", "bus": bus}
+
     async def publish(self, msg: ActivationMessage, memory_mb: int = 256,
                       timeout_ms: int = 60_000) -> asyncio.Future[Activation]:
         """Send ``msg`` to an invoker; the future resolves with the activation record."""
+        self.check_available()
         invoker = self.choose(msg, memory_mb)
         fut: asyncio.Future[Activation] = asyncio.get_running_loop().create_future()
         ns = msg.user.namespace

@@ -22,6 +22,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from pwsk import log, tid
 from pwsk.bus import Bus, topics
@@ -215,3 +216,14 @@ class ShardingBalancer(Balancer):
 
     def invoker_states(self) -> dict[str, str]:
         return {f"invoker{i}": self.invokers[i].status for i in sorted(self.invokers)}
+
+    def health(self) -> dict[str, Any]:
+        report = super().health()
+        states = list(self.invoker_states().values())
+        report["invokers"] = {s: states.count(s) for s in
+                              ("up", "unhealthy", "unresponsive", "down")}
+        registry = getattr(self.registry, "health", None)
+        report["registry"] = registry() if registry is not None else {"status": "up"}
+        if not report["invokers"]["up"] or report["registry"]["status"] != "up":
+            report["status"] = "degraded"
+        return report

@@ -92,8 +92,8 @@ def create_gateway(controllers: list[str]) -> FastAPI:
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 upstreams.mark_down(url)
                 continue
-            except httpx.HTTPError:
-                return JSONResponse({"error": Messages.OVERLOADED, "code": transid}, 502)
+            except httpx.HTTPError:  # it died or stalled mid-request: not retried (a POST)
+                return JSONResponse({"error": Messages.OVERLOADED, "code": transid}, 503)
             out = StreamingResponse(response.aiter_raw(), status_code=response.status_code,
                                     background=BackgroundTask(response.aclose))
             # multi_items: repeated headers (Set-Cookie) must stay separate lines.

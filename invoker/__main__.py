@@ -35,7 +35,9 @@ async def serve(settings: Settings) -> None:
     name = settings.invoker_name or socket.gethostname()
     instance = await registry.claim_invoker_id(name)
     settings = settings.model_copy(update={"invoker_id": instance})
-    factory = open_factory(settings.containers, settings.api_host, invoker=instance,
+    # Containers are labelled with the invoker's name, unique on a shared engine (ids are
+    # only unique within one deployment): a restart's cleanup removes its own leftovers only.
+    factory = open_factory(settings.containers, settings.api_host, invoker=name,
                            user_memory_mb=settings.user_memory_mb,
                            network=settings.docker_network)
     invoker = Invoker(settings, store, bus, factory)

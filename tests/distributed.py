@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,6 +38,40 @@ def engines() -> dict[str, str]:
     if missing:
         raise RuntimeError(f"engines not ready: {missing}\n{done.stderr[-4000:]}")
     return urls
+
+
+@dataclass
+class PrivateKafka:
+    """A Kafka broker of one test's own (KRaft, its own ports, pid file and data dir under
+    ``run_dir``), started and stopped through ``scripts/services`` from the cached jars, so a
+    test can stop it without disturbing the shared broker the other tests use."""
+
+    run_dir: Path
+    port: int = field(default_factory=free_port)
+    controller_port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"kafka://127.0.0.1:{self.port}"
+
+    def _services(self, command: str) -> None:
+        env = {**os.environ, "PWSK_RUN": str(self.run_dir), "PWSK_KAFKA_PORT": str(self.port),
+               "PWSK_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+               "PWSK_KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m"}
+        done = subprocess.run([str(ROOT / "scripts" / "services"), command, "kafka"], env=env,
+                              capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RuntimeError(f"scripts/services {command} kafka (private) failed:\n"
+                               f"{done.stderr[-4000:]}")
+
+    def up(self) -> None:
+        """Start it (again: same data dir, so the same cluster) and wait until it serves."""
+        self._services("up")
+
+    def down(self) -> None:
+        """Stop it (SIGTERM, as ``scripts/services down`` does)."""
+        self._services("down")
 
 
 def bridge_address() -> str:
@@ -63,9 +98,12 @@ class Stack:
     system_auth: str = SYSTEM
     env: dict[str, str] = field(default_factory=dict)
 
-    def client(self, auth: str | None = GUEST, **kwargs: object) -> httpx.Client:
+    def client(self, auth: str | None = GUEST, base_url: str | None = None,
+               **kwargs: Any) -> httpx.Client:
+        """A client of the gateway (or of ``base_url``, e.g. one controller's own URL)."""
         basic = tuple(auth.split(":", 1)) if auth else None
-        return httpx.Client(base_url=self.url, auth=basic, timeout=90, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("timeout", 90)
+        return httpx.Client(base_url=base_url or self.url, auth=basic, **kwargs)  # type: ignore[arg-type]
 
     def stop(self) -> int:
         # Invokers first (they drain and remove their containers), then the rest.
@@ -97,14 +135,26 @@ class Stack:
         proc.kill()
         proc.wait()
 
+    def invoker_name(self, name: str) -> str:
+        """The registry name (and container label) of invoker service ``name``."""
+        return self.specs[name][1]["PWSK_INVOKER_NAME"]
+
+    def controller_url(self, name: str) -> str:
+        """A controller's own URL (bypassing the gateway)."""
+        return f"http://127.0.0.1:{self.specs[name][1]['PWSK_PORT']}"
+
     def log(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
                          for p in sorted(self.data_dir.glob("*.log")))
 
 
 def start_stack(data_dir: Path, controllers: int = 2, invokers: int = 2,
-                extra_env: dict[str, str] | None = None) -> Stack:
+                extra_env: dict[str, str] | None = None, kafka: str | None = None) -> Stack:
+    """Start the stack on the shared engines; ``kafka`` (a ``kafka://`` url) replaces the
+    shared broker, e.g. with a ``PrivateKafka`` the test may stop."""
     urls = engines()
+    if kafka is not None:
+        urls["kafka"] = kafka
     tag = f"t{secrets.token_hex(3)}"
     host = bridge_address()
     gw_port = free_port()

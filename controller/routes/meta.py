@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 import pwsk
 from pwsk.entities import runtime_families
@@ -61,6 +61,12 @@ async def api_info() -> dict[str, Any]:
 @router.get("/ping", response_class=PlainTextResponse, summary="Liveness")
 async def ping() -> str:
     return "pong"
+
+
+@router.get("/health", summary="What works and what is degraded (503 while degraded)")
+async def health(ctl: Ctl) -> JSONResponse:
+    report = ctl.balancer.health()
+    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
 
 @router.get("/invokers", summary="Invoker health: up, unhealthy, unresponsive or down")

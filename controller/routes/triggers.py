@@ -84,6 +84,7 @@ async def fire_trigger(ns: str, name: str, request: Request, caller: Caller,
     if not active:
         return Response(status_code=204)
     ctl.throttles.check_fire(caller)
+    ctl.balancer.check_available()  # bus down: 503 now, not a 202 whose rules all fail
     activation = Activation(
         namespace=caller.namespace, name=trigger.name, subject=caller.subject,
         activation_id=tid.activation_id(), start=now_ms(), end=0,

@@ -11,9 +11,13 @@
   commits. An offset is committed only when its message and every earlier one of its
   partition are acknowledged, so a message acknowledged out of order never commits past one
   still in progress.
-- Engine down: ``publish`` raises ``ServiceUnavailable`` within ``timeout`` seconds (default
-  2), and at once while a probe still finds no broker; producer and consumers reconnect by
-  themselves when it is back. A subscription whose consumer cannot start keeps retrying.
+- Engine down: a watch connects to the bootstrap servers every ``WATCH_INTERVAL_S`` (and
+  every ``PROBE_INTERVAL_S`` while none answers); while none does, or after a publish failed
+  and until one answers again, ``publish`` raises ``ServiceUnavailable`` at once, so callers
+  get a 503 in milliseconds rather than after the send timeout. Otherwise a publish fails
+  within ``timeout`` seconds (default 2). Producer and consumers reconnect by themselves when
+  the broker is back; a subscription whose consumer cannot start keeps retrying. ``health()``
+  says which it is, for the controllers' health endpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
@@ -57,6 +62,7 @@ CONSUMER = {  # spec §6.2; the rest are aiokafka's defaults
     "heartbeat_interval_ms": 1_000,  # rebalances get noticed within a second
 }
 PROBE_INTERVAL_S = 0.25
+WATCH_INTERVAL_S = 1.0
 RETRY_MAX_S = 5.0
 
 
@@ -105,7 +111,9 @@ class KafkaBus:
         self._admin: Any = None
         self._created: set[str] = set()
         self._healthy = True
-        self._probe: asyncio.Task[None] | None = None
+        self._down_since: float | None = None  # monotonic time the broker went away
+        self._reason = ""
+        self._watch: asyncio.Task[None] | None = None
         self._subscriptions: weakref.WeakSet[KafkaAckSubscription] = weakref.WeakSet()
 
     @property
@@ -130,15 +138,16 @@ class KafkaBus:
             raise ServiceUnavailable(engine="kafka", servers=self.settings.bootstrap,
                                      reason=repr(exc)) from exc
         self._producer, self._admin = producer, admin
+        self._watch = asyncio.create_task(self._watch_brokers())
 
     async def stop(self) -> None:
         for subscription in list(self._subscriptions):
             await subscription.close()
-        if self._probe is not None:
-            self._probe.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
-            self._probe = None
+                await self._watch
+            self._watch = None
         producer, admin, self._producer, self._admin = self._producer, self._admin, None, None
         await self._close_clients(producer, admin)
 
@@ -183,30 +192,50 @@ class KafkaBus:
         except MessageSizeTooLargeError as exc:
             raise PayloadTooLarge(topic=topic, size=len(payload)) from exc
         except (KafkaError, OSError, TimeoutError) as exc:
-            self._trip()
+            self._trip("a publish failed", error=repr(exc))
             raise ServiceUnavailable(engine="kafka", topic=topic, reason=repr(exc)) from exc
 
-    def _trip(self) -> None:
-        """Fail publishes at once until a broker accepts connections again."""
-        self._healthy = False
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.create_task(self._probe_until_reachable())
+    @property
+    def healthy(self) -> bool:
+        """False while no broker is reachable, or since a publish failed until one is."""
+        return self._healthy
 
-    async def _probe_until_reachable(self) -> None:
-        logger.warning("kafka unreachable; publishes fail until it is back",
-                       servers=self.settings.bootstrap)
+    def health(self) -> dict[str, Any]:
+        """``{"status": "up"}``, or ``"down"`` with since when (seconds) and why."""
+        if self._healthy:
+            return {"status": "up"}
+        since = time.monotonic() - (self._down_since or time.monotonic())
+        return {"status": "down", "for_s": round(since, 1), "reason": self._reason}
+
+    def _trip(self, reason: str, error: str = "") -> None:
+        """Fail publishes at once until the watch finds a broker that accepts connections."""
+        if self._healthy:
+            logger.warning("kafka unreachable; publishes fail until it is back",
+                           servers=self.settings.bootstrap, reason=reason, error=error)
+            self._healthy, self._down_since, self._reason = False, time.monotonic(), reason
+
+    async def _watch_brokers(self) -> None:
         while True:
-            await asyncio.sleep(PROBE_INTERVAL_S)
-            for host, port in self.settings.servers:
-                try:
-                    async with asyncio.timeout(PROBE_INTERVAL_S):
-                        _, writer = await asyncio.open_connection(host, port)
-                except (OSError, TimeoutError):
-                    continue
-                writer.close()
-                self._healthy = True
-                logger.info("kafka reachable again", servers=self.settings.bootstrap)
-                return
+            await asyncio.sleep(WATCH_INTERVAL_S if self._healthy else PROBE_INTERVAL_S)
+            if await self._reachable():
+                if not self._healthy:
+                    self._healthy, self._down_since = True, None
+                    logger.info("kafka reachable again", servers=self.settings.bootstrap)
+            else:
+                self._trip("no broker accepts connections")
+
+    async def _reachable(self) -> bool:
+        for host, port in self.settings.servers:
+            try:
+                async with asyncio.timeout(WATCH_INTERVAL_S):
+                    _, writer = await asyncio.open_connection(host, port)
+            except (OSError, TimeoutError):
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return True
+        return False
 
     def subscribe(self, topic: str, group: str) -> AutoAck:
         return AutoAck(self.subscribe_with_ack(topic, group))

@@ -58,6 +58,13 @@ class ConsulRegistry:
         self._headers = {"X-Consul-Token": query["token"]} if "token" in query else {}
         self._client: httpx.AsyncClient | None = None
         self._registered: dict[int, tuple[InvokerInfo, float]] = {}
+        self._watch_error = ""  # why the last watch query failed; "" once one worked
+
+    def health(self) -> dict[str, str]:
+        """``{"status": "up"}``, or ``"down"`` while the watch cannot reach the agent."""
+        if self._watch_error:
+            return {"status": "down", "reason": self._watch_error}
+        return {"status": "up"}
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -189,10 +196,11 @@ class ConsulRegistry:
                 response = await self._health(index)
             except ServiceUnavailable as exc:
                 logger.warning("consul watch retrying", error=repr(exc), retry_in_s=delay)
+                self._watch_error = "consul unreachable"
                 await asyncio.sleep(delay)
                 delay, index = min(delay * 2, RETRY_MAX_S), 0
                 continue
-            delay = 0.1
+            delay, self._watch_error = 0.1, ""
             new_index = int(response.headers.get("X-Consul-Index", 0))
             # Consul's rules: an index that went backwards (agent restart) starts over.
             index = new_index if new_index > index else (0 if new_index < index else index)
