@@ -1,7 +1,8 @@
 """``pwsk standalone``: gateway, controller and invoker in one process (spec §6.6).
 
 Embedded defaults: a SQLite file under the data directory (entities and activations survive
-restarts), the in-process bus, and containers as local processes. Port 3233, the ``guest``
+restarts), the in-process bus, and actions in Docker containers when an engine answers and
+has the runtime images, else in local processes (it says which). Port 3233, the ``guest``
 and ``whisk.system`` namespaces ready. Ctrl-C drains running activations, then stops.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import os
 import signal
 import socket
@@ -23,6 +25,7 @@ import uvicorn
 from controller.app import create_app
 from gateway.edge import Edge, namespace_of
 from invoker.containers import open_factory
+from invoker.containers.docker import socket_path
 from invoker.service import Invoker
 
 from . import log
@@ -66,7 +69,7 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     bus = open_bus(settings.bus)
     await store.start()
     await bus.start()
-    factory, listen, system_host = await _containers(settings, host)
+    factory, listen, system_host = await _containers(settings, host, data_dir)
     invoker = Invoker(settings, store, bus, factory)
     system = SystemServices(settings, store, host=system_host)
     docstore = DocStore(data_dir / "userdata.db")
@@ -112,18 +115,22 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         await store.stop()
 
 
-async def _containers(settings: Settings, host: str) -> tuple[Any, list[str], str]:
+async def _containers(settings: Settings, host: str,
+                      data_dir: Path) -> tuple[Any, list[str], str]:
     """The container backend, the addresses to listen on, and the alarms provider's host.
 
-    ``PWSK_CONTAINERS``: ``process`` (the default here), ``docker``, or ``auto`` (Docker when
-    an engine answers and has the runtime images, else processes); it says which. Processes
-    are the default because the demo's bursts (40 activations every 2 s) make Docker cold
-    starts churn the pool (queue waits of 16 s measured) until the pool sizes containers by
-    demand. Actions in containers call back to the API through the host's address on the
-    ``pwsk`` network, so the server listens there too when it is bound to loopback.
+    ``PWSK_CONTAINERS``: ``auto`` (the default: Docker when an engine answers and has the
+    runtime images, else processes), ``docker`` or ``process``; it says which. Containers
+    are labelled with a name derived from the data directory, so that a restart removes its
+    own leftovers and never another server's on the same engine. Actions in containers call
+    back to the API through the host's address on the ``pwsk`` network, so the server
+    listens there too when it is bound to loopback.
     """
-    kind = os.environ.get("PWSK_CONTAINERS", "process")
-    factory = open_factory(kind, settings.api_host, user_memory_mb=settings.user_memory_mb)
+    kind = os.environ.get("PWSK_CONTAINERS") or "auto"  # empty: the default too
+    where = os.path.abspath(data_dir)  # noqa: ASYNC240 - no I/O beyond getcwd
+    digest = hashlib.sha1(where.encode()).hexdigest()[:8]
+    factory = open_factory(kind, settings.api_host, user_memory_mb=settings.user_memory_mb,
+                           invoker=f"standalone{digest}", network=settings.docker_network)
     listen, system_host = [host], "127.0.0.1"
     if getattr(factory, "runs_images", False):
         missing = await factory.missing_runtime_images()  # type: ignore[attr-defined]
@@ -137,6 +144,9 @@ async def _containers(settings: Settings, host: str) -> tuple[Any, list[str], st
             listen.append(bridge)
             system_host = bridge
         print(f"containers: Docker (actions reach the API at {bridge})", flush=True)
+    elif kind == "auto":
+        print(f"containers: local processes (no Docker engine answers on {socket_path()}; "
+              "no isolation: for development)", flush=True)
     else:
         print("containers: local processes (no isolation: for development)", flush=True)
     return factory, listen, system_host

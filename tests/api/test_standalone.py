@@ -66,3 +66,18 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_without_a_docker_engine_actions_run_as_processes(tmp_path: Path) -> None:
+    """The default backend (``auto``) falls back to processes when no engine answers, and
+    says why; the Docker tests show it picking Docker when one does."""
+    dead = tmp_path / "no-docker.sock"
+    srv = start_server(tmp_path, env={"PWSK_CONTAINERS": "", "DOCKER_HOST": f"unix://{dead}"})
+    try:
+        assert (f"containers: local processes (no Docker engine answers on {dead}"
+                in srv.log()), srv.log()
+        with srv.client() as api:
+            put_action(api, "here", ECHO)
+            assert invoke(api, "here", {"v": 3}, result="true").json() == {"v": 3}
+    finally:
+        assert srv.stop() == 0, srv.log()

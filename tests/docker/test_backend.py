@@ -312,11 +312,13 @@ def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]
 
 
 def test_standalone_runs_actions_in_docker_and_they_reach_the_api(tmp_path: Path) -> None:
-    """``pwsk standalone`` with Docker: containers, and the API reachable from inside."""
+    """``pwsk standalone`` picks Docker by itself when an engine answers and says so; actions
+    run in containers labelled as its own and reach the API from inside."""
     from tests.api.helpers import invoke, put_action
     from tests.servers import start_server
 
-    srv = start_server(tmp_path, env={"PWSK_CONTAINERS": "auto"})
+    # No PWSK_CONTAINERS (tests.servers sets "process"; empty is unset): the default.
+    srv = start_server(tmp_path, env={"PWSK_CONTAINERS": ""})
     try:
         assert "containers: Docker" in srv.log()
         code = ("import os, urllib.request\ndef main(a):\n"
@@ -327,5 +329,7 @@ def test_standalone_runs_actions_in_docker_and_they_reach_the_api(tmp_path: Path
             result = invoke(api, "callback", result="true").json()
         assert result["status"] == 200
         assert len(result["host"]) == 12  # a container's short id, not this machine's name
+        labels = (inspect(result["host"]) or {})["Config"]["Labels"]
+        assert labels["pwsk.invoker"].startswith("standalone")  # not invoker 0's
     finally:
         assert srv.stop() == 0, srv.log()
