@@ -83,6 +83,20 @@ def _env_string(value: Any) -> str:
     return "" if value is None else json.dumps(value)
 
 
+def _set_env(env: Any, key: str, value: str) -> None:
+    """Set one variable, or say in the logs why it cannot be one (``=`` or NUL in the name,
+    NUL in the value, text the file system encoding cannot carry)."""
+    try:
+        if not key or "=" in key:
+            raise ValueError("illegal environment variable name")
+        if "\0" in key or "\0" in value:
+            raise ValueError("embedded null byte")
+        os.fsencode(key), os.fsencode(value)
+        env[key] = value
+    except (ValueError, UnicodeError) as exc:
+        _log(f"The environment variable {key[:40]!r} was not set: {exc}")
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -112,7 +126,7 @@ class Runtime:
         if not isinstance(env, dict):
             raise ProxyError(400, "The init 'env' must be a JSON object.")
         for key, val in env.items():
-            os.environ[str(key)] = _env_string(val)
+            _set_env(os.environ, str(key), _env_string(val))
 
         # Without code, an `exec` already in the image (a blackbox action) is used as it is.
         code = value.get("code")
@@ -141,7 +155,7 @@ class Runtime:
         env = dict(os.environ)
         for key, val in message.items():
             if key != "value":
-                env[f"__OW_{key.upper()}"] = _env_string(val)
+                _set_env(env, f"__OW_{key.upper()}", _env_string(val))
 
         payload = json.dumps(args)  # ASCII, so its length in characters is its length in bytes
         argv = [str(self.binary)]

@@ -91,6 +91,17 @@ def _env_string(value: Any) -> str:
     return "" if value is None else json.dumps(value)
 
 
+def _set_env(key: str, value: str) -> None:
+    """Set one variable, or say in the logs why it cannot be one (``=`` or NUL in the name,
+    NUL in the value, text the file system encoding cannot carry)."""
+    try:
+        if not key or "=" in key:
+            raise ValueError("illegal environment variable name")
+        os.environ[key] = value
+    except (ValueError, UnicodeError) as exc:
+        print(f"The environment variable {key[:40]!r} was not set: {exc}", file=sys.stderr)
+
+
 def _print_user_traceback(exc: BaseException) -> None:
     """Print the traceback without the proxy's and importlib's own frames."""
     tb = exc.__traceback__
@@ -125,7 +136,7 @@ class Runtime:
         if not isinstance(env, dict):
             raise ProxyError(400, "The init 'env' must be a JSON object.")
         for key, val in env.items():
-            os.environ[str(key)] = _env_string(val)
+            _set_env(str(key), _env_string(val))
 
         source = self._unzip(code) if value.get("binary") else self._write(code)
         self._activate_virtualenv()
@@ -149,7 +160,7 @@ class Runtime:
             raise ProxyError(404, BAD_ARGUMENT)
         for key, val in message.items():
             if key != "value":
-                os.environ[f"__OW_{key.upper()}"] = _env_string(val)
+                _set_env(f"__OW_{key.upper()}", _env_string(val))
 
         # As in the upstream launcher: an exception is the action's own error (status 1),
         # while SystemExit and KeyboardInterrupt end the proxy.
