@@ -261,6 +261,7 @@ class ProcessContainer:
 
     async def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
+        pause = 0.001  # a forked proxy listens within a few ms: poll fast, then back off
         while True:
             if not self.alive:
                 raise ContainerStartError(f"proxy {self.id} exited during start-up")
@@ -269,7 +270,8 @@ class ProcessContainer:
             except OSError:
                 if time.monotonic() > deadline:
                     raise ContainerStartError(f"proxy {self.id} did not listen in time") from None
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(pause)
+                pause = min(0.005, pause * 1.5)
                 continue
             writer.close()
             with contextlib.suppress(OSError):
