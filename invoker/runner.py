@@ -24,6 +24,7 @@ from .containers.base import Container, LogLine
 from .http import ProxyConnection, ProxyHttpError
 
 COLLECT_FAILED = "There was an issue while collecting your logs. Data might be missing."
+OOM_CHECK_S = 2.0  # how long a container whose proxy vanished may take to be seen stopped
 
 
 @dataclass(slots=True)
@@ -165,7 +166,7 @@ class Runner:
                 response = Response.error(Status.DEVELOPER_ERROR,
                                           Messages.TIMEOUT_INIT.format(ms=timeout_ms))
             except ProxyHttpError:
-                response = Response.error(Status.DEVELOPER_ERROR, Messages.INIT_EXITED)
+                response = await self._exited(Messages.INIT_EXITED)
             annotations.append({"key": "initTime", "value": _now_ms() - t0})
             if response is None:
                 self.initialized = True
@@ -194,7 +195,7 @@ class Runner:
                 response = Response.error(Status.DEVELOPER_ERROR,
                                           Messages.TIMEOUT.format(ms=timeout_ms))
             except ProxyHttpError:
-                response = Response.error(Status.DEVELOPER_ERROR, Messages.RUN_EXITED)
+                response = await self._exited(Messages.RUN_EXITED)
         end = _now_ms()
 
         reusable = response.status in (Status.SUCCESS, Status.APPLICATION_ERROR)
@@ -207,6 +208,14 @@ class Runner:
             logs=lines, version=action.version, annotations=annotations, cause=msg.cause,
         )
         return Outcome(activation, reusable)
+
+    async def _exited(self, message: str) -> Response:
+        """The proxy went away: the memory limit's doing if the backend says so (Docker
+        records an OOM kill; processes have no limit), else the action crashed."""
+        oom_killed = getattr(self.container, "oom_killed", None)
+        if oom_killed is not None and await oom_killed(OOM_CHECK_S):
+            message = Messages.OOM
+        return Response.error(Status.DEVELOPER_ERROR, message)
 
     async def _logs(self, action: Action, before: list[LogLine], healthy: bool) -> list[str]:
         limit = action.limits.logs * MB

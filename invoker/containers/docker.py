@@ -8,6 +8,11 @@ nothing blocks the event loop. Each container gets
 - OpenWhisk's limits and then some: memory = swap = the action's memory, cpu shares in
   proportion to it, ``pids-limit 1024``, ``nofile 1024``, ``no-new-privileges``, every
   capability dropped, the image's non-root user;
+- a read-only root filesystem. What the proxies and actions may write is a tmpfs of the
+  action's memory size (its pages count against the memory limit): ``/tmp`` (also ``HOME``)
+  and ``/action``, where the proxies put the action's code. An action's own image keeps the
+  ``/action`` it ships (an ``exec`` placed there by its Dockerfile): there ``/action`` is an
+  anonymous volume, filled from the image and removed with the container;
 - the dedicated bridge network ``pwsk``, created on first use with inter-container traffic
   off, so actions cannot reach each other;
 - the labels ``pwsk.invoker=<id>``, by which ``cleanup`` finds a crashed invoker's leftovers.
@@ -58,6 +63,7 @@ API = "/v1.41"  # Docker Engine 20.10 and newer
 PROXY_PORT = 8080
 NETWORK = "pwsk"
 LABEL = "pwsk.invoker"
+ACTION_DIR = "/action"  # where the proxies keep the action (PWSK_ACTION_DIR in the images)
 MIB = 1024 * 1024
 _LOOPBACK = {"localhost", "0.0.0.0", "::", "::1"}
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.-]+")
@@ -97,6 +103,10 @@ def engine_available(path: str | None = None, timeout_s: float = 1.0) -> bool:
     except OSError:
         return False
     return reply.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")) and reply.endswith(b"OK")
+
+
+def _builtin(image: str) -> bool:
+    return image == SKELETON_IMAGE or any(rt.image == image for rt in RUNTIMES)
 
 
 def image_for(spec: ContainerSpec) -> str:
@@ -318,6 +328,25 @@ class DockerContainer:
     async def collect_logs(self, wait_s: float, sentinels: bool) -> CollectedLogs:
         return await self._logs.collect(wait_s, sentinels)
 
+    async def oom_killed(self, wait_s: float = 0.0) -> bool:
+        """Whether the kernel killed a process of this container for its memory limit.
+
+        The engine records it when the container stops; ``wait_s`` gives a container whose
+        proxy just dropped its connection that long to be seen stopped.
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                info = await self._engine.call("GET", f"/containers/{self.id}/json")
+            except DockerError:
+                return False
+            state = info.get("State") or {}
+            if state.get("OOMKilled"):
+                return True
+            if not state.get("Running") or time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+
 
 class DockerFactory:
     """Creates hardened action containers on the engine behind ``socket``.
@@ -429,7 +458,16 @@ class DockerFactory:
             "CapDrop": ["ALL"],
             # Warm containers live for minutes: bound what a chatty action can write.
             "LogConfig": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}},
+            "ReadonlyRootfs": True,
+            "Tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={spec.memory_mb}m,mode=1777"},
         }
+        volumes: dict[str, Any] = {}
+        if _builtin(image):
+            # uid and gid: the runtime images' user (runtimes/*/Dockerfile).
+            host["Tmpfs"][ACTION_DIR] = (f"rw,exec,nosuid,nodev,size={spec.memory_mb}m,"
+                                         "uid=1001,gid=1001,mode=0755")
+        else:
+            volumes[ACTION_DIR] = {}
         if self.publish:
             host["PortBindings"] = {f"{PROXY_PORT}/tcp": [{"HostIp": "127.0.0.1",
                                                            "HostPort": ""}]}
@@ -438,6 +476,7 @@ class DockerFactory:
             "Env": [f"{k}={v}" for k, v in env.items()],
             "Labels": {LABEL: self.invoker, "pwsk.kind": spec.kind},
             "ExposedPorts": {f"{PROXY_PORT}/tcp": {}},
+            "Volumes": volumes,
             "HostConfig": host,
         }
 
@@ -456,7 +495,7 @@ class DockerFactory:
                 if exc.status != 404 or pulled or "image" not in exc.message.lower():
                     raise ContainerStartError(str(exc)) from exc
             # No such image.
-            if image == SKELETON_IMAGE or any(rt.image == image for rt in RUNTIMES):
+            if _builtin(image):
                 raise ContainerStartError(
                     f"the runtime image {image} is missing: scripts/lib/docker.sh builds it")
             await self._pull(image)

@@ -26,7 +26,7 @@ from .helpers import factory, inspect, invoker_id, labelled
 pytestmark = pytest.mark.docker
 
 PROBE = """
-import json, os, threading, time, urllib.request
+import errno, json, os, threading, time, urllib.request
 
 def main(a):
     what = a['what']
@@ -58,6 +58,16 @@ def main(a):
         host = os.environ['__OW_API_HOST']
         with urllib.request.urlopen(host + '/hello', timeout=5) as resp:
             return {'host': host, 'body': resp.read().decode()}
+    if what == 'fs':
+        out = {}
+        for path in ('/written', '/opt/pwsk/written', '/tmp/written', '/action/written'):
+            try:
+                with open(path, 'w') as f:
+                    f.write('x' * 1000)
+                out[path] = 'ok'
+            except OSError as exc:
+                out[path] = errno.errorcode[exc.errno]
+        return out
     if what == 'logs':
         import sys
         for i in range(3):
@@ -123,12 +133,24 @@ def test_container_is_hardened() -> None:
             assert host["Memory"] == host["MemorySwap"] == 512 << 20
             assert host["CpuShares"] == 1024 * 512 // 2048
             assert host["NetworkMode"] == "pwsk"
+            assert host["ReadonlyRootfs"] is True
+            assert sorted(host["Tmpfs"]) == ["/action", "/tmp"]
             assert info["Config"]["Labels"]["pwsk.invoker"] == fac.invoker
             assert info["Name"] == f"/wsk{fac.invoker}_0_probe"
             status = await run(conn, what="status")
             assert status["Uid"].split()[0] == "1001"  # non-root
             assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0
             assert status["NoNewPrivs"] == "1"
+
+    on_factory(check)
+
+
+def test_root_is_read_only_and_tmp_is_writable() -> None:
+    async def check(fac: DockerFactory) -> None:
+        async with started(fac) as (_, conn):
+            assert await run(conn, what="fs") == {
+                "/written": "EROFS", "/opt/pwsk/written": "EROFS",
+                "/tmp/written": "ok", "/action/written": "ok"}
 
     on_factory(check)
 

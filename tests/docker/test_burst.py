@@ -60,17 +60,17 @@ def test_bursts_are_served_warm_without_churn() -> None:
 
     acts = asyncio.run(main())
     assert [a.response.status for a in acts] == [Status.SUCCESS] * len(acts)
-    waits = [a.annotation("waitTime") for a in acts]
-    cold = sum(a.annotation("initTime") is not None for a in acts)
-    capacity = BUDGET_MB // MEMORY_MB
     per_burst = len(ACTIONS) * READINGS
+    bursts = [acts[i:i + per_burst] for i in range(0, len(acts), per_burst)]
+    waits = [[a.annotation("waitTime") for a in burst] for burst in bursts]
+    colds = [sum(a.annotation("initTime") is not None for a in burst) for burst in bursts]
     print(f"\nburst: {len(acts)} activations, {len(created)} containers created, "
-          f"{cold} cold, max waitTime {max(waits)} ms; per burst (max wait, cold):",
-          [(max(waits[i:i + per_burst]),
-            sum(a.annotation("initTime") is not None for a in acts[i:i + per_burst]))
-           for i in range(0, len(acts), per_burst)])
-    # Once the first burst has filled the pool, the others are served by warm containers:
-    # creations stay near the pool's capacity instead of growing with every burst.
+          f"max waitTime per burst {[max(w) for w in waits]} ms, cold starts {colds}")
+    capacity = BUDGET_MB // MEMORY_MB
+    # The first burst fills the pool (its waits are cold starts on a busy machine); the
+    # others are served by its containers: creations stay near the pool's capacity instead
+    # of growing with every burst, and nobody queues behind a cold start.
     assert len(created) <= capacity + 8, f"{len(created)} containers for {len(acts)} runs"
-    assert cold <= capacity + 4
-    assert max(waits) < 15_000  # the churn this guards against queued runs for 16 s
+    assert sum(colds[1:]) <= 2, colds
+    assert max(max(w) for w in waits[1:]) < 5_000, waits
+    assert max(waits[0]) < 60_000

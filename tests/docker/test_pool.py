@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import tarfile
 import time
 
 import pytest
@@ -10,10 +12,13 @@ import pytest
 from invoker.pool import ContainerPool
 from invoker.runner import Job
 from pwsk.activation import Status
+from pwsk.entities import SKELETON_IMAGE
+from pwsk.errors import Messages
 from tests.invoker import test_pool as shared
 from tests.invoker.test_pool import init_time, job
 
-from .helpers import DockerPool, factory, inspect, with_docker_pool
+from .conftest import engine
+from .helpers import DockerPool, factory, inspect, invoker_id, with_docker_pool
 
 pytestmark = pytest.mark.docker
 
@@ -91,6 +96,7 @@ def test_memory_limit_is_enforced() -> None:
         over = await pool.run(job("hog", code=hog, payload={"mb": 400}, memory=128), "1-a")
         # The kernel kills the proxy: no response, a developer error, the container goes.
         assert over.response.status == Status.DEVELOPER_ERROR, over.response.result
+        assert over.response.result == {"error": Messages.OOM}
         assert pool.slots == []
         await _until_gone(cid)
 
@@ -123,6 +129,52 @@ def test_blackbox_skeleton_runs_a_native_exec() -> None:
         assert texts == ["stderr: oops", "stdout: to the logs"]
 
     with_docker_pool(check)
+
+
+def test_custom_image_runs_when_present_and_fails_clearly_when_missing() -> None:
+    """``--docker IMAGE``: a local image runs with the ``exec`` its Dockerfile put in
+    /action (read-only root notwithstanding); a missing one is the developer's error."""
+    image = f"pwsk-test/shipped:{invoker_id()}"
+    exec_script = b"#!/bin/sh\necho '{\"shipped\": true}'\n"
+    build_image(image, f"FROM {SKELETON_IMAGE}\nCOPY exec /action/exec\n",
+                {"exec": (exec_script, 0o755)})
+
+    async def check(pool: ContainerPool) -> None:
+        present = _with_kind(job("mine"), "blackbox", image=image)
+        present.action.exec.code = None  # the image's own exec
+        act = await pool.run(present, "1-a")
+        assert act.response.status == Status.SUCCESS, act.response.result
+        assert act.response.result == {"shipped": True}
+        missing = _with_kind(job("gone"), "blackbox", image="pwsk-test/not-here:1")
+        act = await pool.run(missing, "1-a")
+        assert act.response.status == Status.DEVELOPER_ERROR
+        assert act.response.result["error"].startswith(
+            "The image 'pwsk-test/not-here:1' is not available on the invoker and could not "
+            "be pulled")
+        assert [s.key[1] for s in pool.slots if s.key] == ["guest/mine"]
+
+    try:
+        with_docker_pool(check)
+    finally:
+        with engine() as client:
+            client.delete(f"/images/{image}", params={"force": "1"})
+
+
+def build_image(tag: str, dockerfile: str, files: dict[str, tuple[bytes, int]]) -> None:
+    """``docker build`` over the Engine API from an in-memory context (no registry)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, (data, mode) in {"Dockerfile": (dockerfile.encode(), 0o644),
+                                   **files}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    with engine() as client:
+        resp = client.post("/build", params={"t": tag, "rm": "1", "forcerm": "1"},
+                           content=buf.getvalue(),
+                           headers={"Content-Type": "application/x-tar"}, timeout=300)
+    resp.raise_for_status()
+    assert '"error"' not in resp.text, resp.text
 
 
 def _with_kind(j: Job, kind: str, image: str | None = None) -> Job:
