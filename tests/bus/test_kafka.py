@@ -137,11 +137,13 @@ async def test_broker_down_fails_publish_fast_and_recovers(own_kafka: dict[str, 
         await bus.publish("work", b"before")
         assert await asyncio.wait_for(received.get(), 15) == b"before"
 
+        assert bus.health() == {"status": "up"}
         await asyncio.to_thread(services, "down", own_kafka)
         started = time.monotonic()
         with pytest.raises(ServiceUnavailable):
             await bus.publish("work", b"lost")
         assert time.monotonic() - started < 3  # the timeout (2 s) and a little
+        assert bus.health()["status"] == "down"
         started = time.monotonic()
         with pytest.raises(ServiceUnavailable):
             await bus.publish("work", b"lost")
@@ -156,9 +158,37 @@ async def test_broker_down_fails_publish_fast_and_recovers(own_kafka: dict[str, 
             except ServiceUnavailable:
                 assert time.monotonic() < deadline, "the bus did not reconnect"
                 await asyncio.sleep(0.2)
+        assert bus.health() == {"status": "up"}
         # The same subscription picks up again by itself.
         assert await asyncio.wait_for(received.get(), 30) == b"after"
     finally:
         await sub.close()
         await consumer
+        await bus.stop()
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+async def test_watch_notices_a_stopped_broker_without_a_publish(
+        own_kafka: dict[str, str]) -> None:
+    await asyncio.to_thread(services, "up", own_kafka)
+    bus = KafkaBus(f"kafka://127.0.0.1:{own_kafka['PWSK_KAFKA_PORT']}?timeout=2")
+    await bus.start()
+    try:
+        await asyncio.to_thread(services, "down", own_kafka)
+        deadline = time.monotonic() + 5  # the watch connects every second
+        while bus.healthy:
+            assert time.monotonic() < deadline, "the watch did not notice"
+            await asyncio.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable):
+            await bus.publish("work", b"lost")
+        assert time.monotonic() - started < 0.1  # no send timeout to sit out
+        assert bus.health()["status"] == "down"
+        await asyncio.to_thread(services, "up", own_kafka)
+        deadline = time.monotonic() + 5
+        while not bus.healthy:
+            assert time.monotonic() < deadline, "the watch did not see it back"
+            await asyncio.sleep(0.1)
+    finally:
         await bus.stop()

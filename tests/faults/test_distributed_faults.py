@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,9 @@ def test_restarted_controller_loses_nothing_and_callers_get_answers(stack: Stack
         assert codes <= {200, 202, 503}, answers
         assert sum(code == 200 for code, _ in answers) >= 10, answers
         assert created, "no entity could be created while the controller restarted"
+        codes_seen = sorted(Counter(c for c, _ in answers).items())
+        print(f"controller restart: blocking answers {codes_seen}, slowest "
+              f"{max(t for _, t in answers):.1f} s; {len(created)} entities created")
 
         with stack.client(base_url=stack.controller_url("controller1")) as direct:
             for path in before + created:

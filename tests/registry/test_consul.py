@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -37,6 +38,18 @@ async def test_agent_down_is_service_unavailable_fast() -> None:
     with pytest.raises(ServiceUnavailable):
         await registry.heartbeat(0)
     assert time.monotonic() - started < 2
+    await registry.stop()
+
+
+async def test_health_says_down_while_the_watch_finds_no_agent() -> None:
+    registry = ConsulRegistry(f"consul://127.0.0.1:{free_port()}?timeout=1")
+    assert registry.health() == {"status": "up"}
+    watch = registry.watch()
+    with pytest.raises(TimeoutError):  # the watch keeps retrying, yielding nothing
+        async with asyncio.timeout(0.5):
+            await anext(watch)
+    assert registry.health()["status"] == "down"
+    await watch.aclose()
     await registry.stop()
 
 
