@@ -7,14 +7,15 @@ key's secret is printed once, by ``create``; nothing else ever shows one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
-import httpx
-import orjson
 
 from .common import echo_table, failing, global_options, json_option, print_json, state
+
+if TYPE_CHECKING:  # the HTTP stack loads only when a command calls the server
+    import httpx
 
 
 @click.group("admin")
@@ -52,6 +53,8 @@ def invokers(as_json: bool = False, **_: Any) -> None:
 
 
 def _answer(response: httpx.Response) -> Any:
+    import orjson
+
     from pwsk.client import ClientError
 
     try:
