@@ -4,7 +4,7 @@ Starts the deployment (``pwsk standalone`` on processes by default, or the distr
 of ``tests/distributed.py`` on Kafka, Consul, CouchDB and Docker), runs each benchmark in
 turn, prints its table, and writes ``<out>/<benchmark>-<deployment>.json`` plus
 ``<out>/summary.png`` (figures against their floors). Benchmarks: memory, latency,
-throughput, cold, sequences, triggers (``--only`` picks some; memory runs first on a fresh
+throughput, cold, sequences, triggers, realtime (``--only`` picks some; memory runs first on a fresh
 deployment). ``--quick`` uses tiny counts: it checks the suite works, not the figures.
 """
 

@@ -82,11 +82,14 @@ def summary(name: str, ms: list[float]) -> tuple[float, float]:
     return p50, p99
 
 
-async def measure(url: str, n: int, rate: float, warmup: int) -> None:
+async def measure(url: str, n: int, rate: float,
+                  warmup: int) -> tuple[list[float], list[float]]:
+    """Latencies (ms) of ``n`` readings through the whole path, and of ``n`` floor posts."""
     user, key = GUEST_KEY.split(":", 1)
     stream_url = f"{url}/realtime/guest/brewery/events"
     sent: dict[int, float] = {}
     latencies: list[float] = []
+    full: list[float] = []
     done = asyncio.Event()
     expected = 0
 
@@ -152,7 +155,10 @@ async def measure(url: str, n: int, rate: float, warmup: int) -> None:
                 await done.wait()
             floor.append(latencies[-1])
         listener.cancel()
+    return full, floor
 
+
+def report(full: list[float], floor: list[float]) -> None:
     print()
     p50, p99 = summary("MQTT publish → SSE (broker, bridge, actions)", full)
     f50, f99 = summary("floor: POST /realtime → SSE", floor)
@@ -170,7 +176,7 @@ def main() -> None:
         proc, url = start_standalone(Path(tmp))
         try:
             deploy_brewery(url)
-            asyncio.run(measure(url, args.n, args.rate, args.warmup))
+            report(*asyncio.run(measure(url, args.n, args.rate, args.warmup)))
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=30)

@@ -49,11 +49,14 @@ class Sizes:
     activations: int = 20_000  # memory growth
     floor: int = 1000  # floor calls
     settle_s: float = 1.5  # between cold starts
+    readings: int = 300  # MQTT readings, paced at `rate` per second
+    rate: float = 10.0
 
 
 FULL = Sizes()
 QUICK = Sizes(invokes=10, warmup=3, levels=(1, 8), seconds=0.5, cold=1, sequence=3, fires=2,
-              fanout_fires=1, activations=40, floor=10, settle_s=0.5)
+              fanout_fires=1, activations=40, floor=10, settle_s=0.5,
+              readings=5, rate=20.0)
 
 KINDS = ("python", "nodejs", "native")
 
@@ -398,6 +401,26 @@ def memory(target: Target, sizes: Sizes, report: Report) -> None:
                           note=f"growth {after - before[n]:+.1f} MB in {secs:.0f} s"))
 
 
+# --- MQTT → dashboard ---------------------------------------------------------------------
+
+
+def realtime(target: Target, sizes: Sizes, report: Report) -> None:
+    """MQTT publish → bridge → trigger → publish-realtime → SSE (bench/realtime_latency.py)."""
+    from pwsk.demo import deploy_brewery
+
+    from .realtime_latency import measure
+
+    deploy_brewery(target.url)
+    full, floor = asyncio.run(measure(target.url, sizes.readings, sizes.rate, sizes.warmup))
+    if len(full) < sizes.readings:
+        raise RuntimeError(f"{sizes.readings - len(full)} readings never reached the stream")
+    floor_p50 = Figure("", "", floor).stats()["p50"]
+    report.add(Figure("POST /realtime → SSE (floor)", "ms", floor))
+    report.add(Figure("MQTT publish → dashboard SSE", "ms", full,
+                      floor="POST /realtime → SSE", floor_p50=floor_p50,
+                      target="p99 <= 50 ms"))
+
+
 BENCHMARKS = {
     "memory": memory,
     "latency": latency,
@@ -405,4 +428,5 @@ BENCHMARKS = {
     "cold": cold,
     "sequences": sequences,
     "triggers": triggers,
+    "realtime": realtime,
 }

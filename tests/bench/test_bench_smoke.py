@@ -15,7 +15,7 @@ import pytest
 
 from tests.servers import ROOT
 
-BENCHMARKS = {"memory", "latency", "throughput", "cold", "sequences", "triggers"}
+BENCHMARKS = {"memory", "latency", "throughput", "cold", "sequences", "triggers", "realtime"}
 
 
 @pytest.mark.slow
