@@ -141,3 +141,17 @@ async def test_admin_is_a_key_of_whisk_system(store: Store) -> None:
     assert (await auth.authenticate(basic(web.api_key))).namespace == "whisk.system"
     with pytest.raises(Forbidden):
         await auth.authenticate_admin(basic(web.api_key))
+
+
+async def test_all_docs_pages_through_every_document(store: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pwsk.store import couchdb
+
+    monkeypatch.setattr(couchdb, "ALL_DOCS_PAGE", 3)  # several pages on the CouchDB store
+    ids = [f"doc{i}" for i in range(8)] + ["_under", "~tilde", "namespace/x"]
+    for doc_id in ids:
+        await store.put(SUBJECTS, {"_id": doc_id, "n": doc_id})
+    docs = await store.all_docs(SUBJECTS)
+    assert sorted(d["_id"] for d in docs) == sorted(ids)
+    assert all(d["n"] == d["_id"] and d["_rev"] for d in docs)
+    assert await store.all_docs("whisks") == []
