@@ -331,7 +331,7 @@ def _find_docker_proxy(action: str) -> str | None:
 
 
 def proxy_rss_mb(target: Target, action: str, tag: str) -> float | None:
-    """Memory of the warm container of ``action``: RSS of its proxy process(es), or the
+    """Memory of the warm container of ``action``: PSS of its proxy process, or the
     container's cgroup usage under Docker."""
     if target.backend == "process":
         url = _find_process_proxy(target, tag)
@@ -343,7 +343,9 @@ def proxy_rss_mb(target: Target, action: str, tag: str) -> float | None:
                 with contextlib.suppress(psutil.Error):
                     if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
                            for c in proc.net_connections(kind="tcp")):
-                        return float(proc.memory_info().rss) / 2**20
+                        # PSS: a forked proxy shares its interpreter's pages with the fork
+                        # server, which RSS would count once per proxy.
+                        return float(proc.memory_full_info().pss) / 2**20
         return None
     containers = _docker_containers(action)
     if not containers:

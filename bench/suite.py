@@ -340,11 +340,15 @@ def triggers(target: Target, sizes: Sizes, report: Report) -> None:
 # --- memory -------------------------------------------------------------------------------
 
 
-def _bare_python_rss() -> float:
+def _bare_python() -> tuple[float, float]:
+    """RSS and PSS (MB) of an idle Python interpreter: the floor of every Python process."""
+    import psutil
+
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         time.sleep(0.3)
-        return rss_mb(proc.pid)
+        info = psutil.Process(proc.pid).memory_full_info()
+        return float(info.rss) / 2**20, float(info.pss) / 2**20
     finally:
         proc.kill()
         proc.wait()
@@ -355,7 +359,7 @@ def memory(target: Target, sizes: Sizes, report: Report) -> None:
 
     Run first, on a fresh deployment: "idle" is after start-up, with only the stem cells.
     """
-    bare = _bare_python_rss()
+    bare, bare_pss = _bare_python()
     idle = {name: rss_mb(pid) for name, pid in target.services.items()}
     for name, mb in idle.items():
         report.add(Figure(f"idle RSS, {name}", "MB", [mb], floor="bare python interpreter",
@@ -368,9 +372,11 @@ def memory(target: Target, sizes: Sizes, report: Report) -> None:
             _blocking(api, name)
         warm = proxy_rss_mb(target, name, tag)
         if warm is not None:
+            process = target.backend == "process"
             report.add(Figure("warm python container", "MB", [warm],
-                              floor="bare python interpreter", floor_p50=bare,
-                              note="proxy RSS" if target.backend == "process"
+                              floor="bare python interpreter" + (" (PSS)" if process else ""),
+                              floor_p50=bare_pss if process else bare,
+                              note="proxy PSS" if process
                               else "cgroup usage less inactive file cache"))
     before = {n: rss_mb(pid) for n, pid in target.services.items()}
     url = f"{NS}/actions/{name}?blocking=true&result=true"
