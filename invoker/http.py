@@ -60,19 +60,23 @@ class ProxyConnection:
         self._writer.write(head.encode("latin-1") + body)
         await self._writer.drain()
         reader = self._reader
-        status_line = await reader.readline()
-        if not status_line:
-            raise ProxyHttpError("connection closed")
+        # The whole head in one read: the proxies (http.server, Node's http) end lines
+        # with CRLF, so the head ends at the first empty line.
+        try:
+            head_block = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            raise ProxyHttpError("connection closed" if not exc.partial
+                                 else f"truncated response head {exc.partial[:80]!r}") from None
+        except asyncio.LimitOverrunError:
+            raise ProxyHttpError("response head too large") from None
+        status_line, *header_lines = head_block[:-4].split(b"\r\n")
         parts = status_line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise ProxyHttpError(f"bad status line {status_line[:80]!r}")
         status = int(parts[1])
         length: int | None = None
         chunked = close = False
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
+        for line in header_lines:
             name, _, value = line.partition(b":")
             key = name.strip().lower()
             if key == b"content-length":
