@@ -14,6 +14,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,13 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None)
     parser.add_argument("--activations", type=int, default=None,
                         help="activations for the memory growth figure (default 20000)")
+    parser.add_argument("-n", "--invokes", type=int, default=None,
+                        help="timed calls per latency series and floor (default 1000)")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench")
     args = parser.parse_args(argv)
 
     sizes = QUICK if args.quick else FULL
     if args.activations is not None:
-        from dataclasses import replace
         sizes = replace(sizes, activations=args.activations)
+    if args.invokes is not None:
+        sizes = replace(sizes, invokes=args.invokes, floor=args.invokes,
+                        sequence=min(sizes.sequence, args.invokes))
     names = [n for n in BENCHMARKS if args.only is None or n in args.only]
     reports: list[Report] = []
     print(f"machine: {machine()}", flush=True)

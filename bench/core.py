@@ -36,6 +36,9 @@ UNTHROTTLED = {
     # Room for every warm container a benchmark keeps (fan-out, 128 clients) next to the
     # stem cells: without it, LRU eviction turns warm figures into cold ones.
     "PWSK_USER_MEMORY_MB": "16384",
+    # The floors call a warm container directly for a while after the platform's series:
+    # the invoker must not pause it meanwhile (no figure here measures an unpause).
+    "PWSK_PAUSE_GRACE_S": "300",
 }
 
 
