@@ -1,6 +1,7 @@
 # Provision Docker Compose v2 and the pwsk services image for tests/compose (idempotent,
 # cached under $PWSK_CACHE/compose, never in the repo).
 #   bash scripts/lib/compose.sh     # or: source it and call pwsk_compose
+#   bash scripts/lib/compose.sh bin # Compose alone (no engine, no image)
 # stdout: `compose <path of the binary>` and `image <tag of the pwsk image>` (tests read it);
 # progress goes to stderr.
 # 1. Compose v2 (the file uses `name:` and `!reset`, which Debian's docker-compose 1.29 does
@@ -105,5 +106,9 @@ pwsk_compose() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  pwsk_compose
+  if [ "${1:-}" = bin ]; then
+    _pwsk_compose_install && echo "compose $PWSK_COMPOSE_BIN"
+  else
+    pwsk_compose
+  fi
 fi

@@ -27,8 +27,9 @@ from controller.sharding import java_hash
 from tests.distributed import bridge_address, engines
 from tests.servers import GUEST, ROOT, free_port
 
+# The first test also provisions: on a new machine Compose is built from source (minutes).
 pytestmark = [pytest.mark.docker, pytest.mark.kafka, pytest.mark.consul, pytest.mark.couchdb,
-              pytest.mark.slow]
+              pytest.mark.slow, pytest.mark.timeout(1800)]
 
 OVERRIDE = ROOT / "tests" / "compose" / "host-engines.yml"
 PWSK = ("controller0", "controller1", "invoker", "gateway")
