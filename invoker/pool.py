@@ -82,6 +82,8 @@ class _Request:
     kind: str
     memory_mb: int
     future: asyncio.Future[Slot]
+    hint: str  # names its containers
+    image: str | None = None  # a blackbox action's own image
     warm_since: float | None = None  # waiting for a busy warm container since then
     timer: asyncio.TimerHandle | None = None
 
@@ -122,7 +124,9 @@ class ContainerPool:
             "busy": sum(s.busy for s in self.slots),
             "prewarm": sum(s.key is None and not s.busy for s in self.slots),
             "paused": sum(s.paused for s in self.slots),
-            "queued": len(self._pending),
+            # Jobs waiting for memory or a busy container, not for a container being started.
+            "queued": max(0, len(self._pending) - sum(
+                s.runner is None and s.key is not None for s in self.slots)),
             "free_mb": self.free_mb,
             "created": self.created,
         }
@@ -219,7 +223,10 @@ class ContainerPool:
         )
 
     async def _acquire(self, key: Key, kind: str, memory: int, job: Job) -> Slot:
-        req = _Request(key, kind, memory, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        req = _Request(key, kind, memory, loop.create_future(),
+                       hint=f"{job.msg.user.namespace}_{job.action.name}",
+                       image=job.action.exec.image if kind == BLACKBOX else None)
         self._pending.append(req)
         self._dispatch()
         try:
@@ -229,9 +236,8 @@ class ContainerPool:
             if req.future.done() and not req.future.cancelled():
                 self._release(req.future.result())  # handed over just as we were cancelled
             raise
-        if slot.runner is None:
-            await self._start_slot(slot, job)
-        elif slot.paused:
+        if slot.paused:
+            assert slot.runner is not None
             await slot.runner.container.resume()
             slot.paused = False
         return slot
@@ -243,10 +249,7 @@ class ContainerPool:
             req.timer.cancel()
 
     def _release(self, slot: Slot) -> None:
-        if slot.runner is None:
-            self._remove(slot)
-        else:
-            slot.busy = False
+        slot.busy = False
         self._dispatch()
 
     # --- placement -----------------------------------------------------------------------
@@ -254,28 +257,38 @@ class ContainerPool:
     def _dispatch(self) -> None:
         """Hand free slots to waiting jobs, in order, without awaiting (no interleaving).
 
-        A job waiting for a warm container of its own never holds up the others; the first
-        job that needs memory and finds none does hold up later jobs that need memory.
+        A container is started for a job's action, not for the job: whichever job of that
+        action is first in line when a container of it is free takes it. A job waiting for
+        a warm container or one being started never holds up the others; the first job that
+        needs memory and finds none does hold up later jobs that need memory.
         """
         if self._closed:
             return
         memory_blocked = False
         now = time.monotonic()
+        starting: dict[Key, int] = {}
+        for slot in self.slots:
+            if slot.runner is None and slot.key is not None:
+                starting[slot.key] = starting.get(slot.key, 0) + 1
         for req in list(self._pending):
             if req.future.done():
                 self._forget(req)
                 continue
-            slot = self._warm(req.key)
-            if slot is None and self._await_warm(req, now):
+            found = self._warm(req.key)
+            if found is None and starting.get(req.key, 0) > 0:
+                starting[req.key] -= 1  # a container of its action is on its way
                 continue
-            if slot is None:
-                slot = self._stem(req)
-            if slot is None and not memory_blocked:
-                slot = self._new(req)
-                memory_blocked = slot is None
-            if slot is not None:
-                self._forget(req)
-                req.future.set_result(slot)
+            if found is None and self._await_warm(req, now):
+                continue
+            if found is None:
+                found = self._stem(req)
+            if found is None:
+                if not memory_blocked and self._new(req):
+                    continue  # started for it (or whoever of its action is first then)
+                memory_blocked = True
+                continue
+            self._forget(req)
+            req.future.set_result(found)
         self._replenish()
 
     def _warm(self, key: Key) -> Slot | None:
@@ -326,7 +339,7 @@ class ContainerPool:
                 return slot
         return None
 
-    def _new(self, req: _Request) -> Slot | None:
+    def _new(self, req: _Request) -> bool:
         memory = req.memory_mb
         if self.free_mb < memory:
             # Spare stem cells first (they hold no state), then idle warm ones, LRU first.
@@ -340,7 +353,7 @@ class ContainerPool:
                 victims.append(victim)
                 freed += victim.memory_mb
             if freed < memory:
-                return None
+                return False
             for victim in victims:
                 logger.debug("evicting idle container", key=victim.key)
                 if victim.surplus:  # not wanted as much as thought: do not start it again
@@ -351,7 +364,8 @@ class ContainerPool:
         slot = Slot(req.kind, memory, key=req.key, busy=True)
         self.slots.append(slot)
         self._note_cold(slot)
-        return slot
+        self._spawn(self._start_for(slot, req.hint, req.image))
+        return True
 
     # --- stem cells by demand ------------------------------------------------------------
 
@@ -417,15 +431,29 @@ class ContainerPool:
 
     # --- containers ----------------------------------------------------------------------
 
-    async def _start_slot(self, slot: Slot, job: Job) -> None:
+    async def _start_for(self, slot: Slot, hint: str, image: str | None) -> None:
+        """Start a container for an action; the first of its jobs in line then takes it."""
         try:
-            image = job.action.exec.image if slot.kind == BLACKBOX else None
-            hint = f"{job.msg.user.namespace}_{job.action.name}"
             slot.runner = await self._start_container(slot.kind, slot.memory_mb, hint, image)
-        except BaseException:
+        except Exception as exc:
+            if not isinstance(exc, ContainerStartError):
+                logger.exception("container start failed")
+                exc = ContainerStartError(str(exc))
             self._remove(slot)
+            # The start was this job's to wait for: it learns why (a missing image, ...).
+            for req in self._pending:
+                if req.key == slot.key and not req.future.done():
+                    self._forget(req)
+                    req.future.set_exception(exc)
+                    break
             self._dispatch()
-            raise
+            return
+        if self._closed or slot not in self.slots:
+            await self._destroy_runner(slot)
+            return
+        slot.busy = False
+        slot.last_used = time.monotonic()
+        self._dispatch()
 
     async def _start_container(self, kind: str, memory: int, hint: str,
                                image: str | None = None) -> Runner:

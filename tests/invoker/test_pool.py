@@ -155,7 +155,7 @@ def _proc_state(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
-async def _until(cond: Callable[[], bool], limit_s: float = 10) -> None:
+async def _until(cond: Callable[[], bool], limit_s: float = 60) -> None:
     deadline = time.monotonic() + limit_s
     while not cond():
         if time.monotonic() > deadline:
