@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from pwsk.limits import json_depth_exceeds
+
 from .config import Route
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -51,6 +53,8 @@ def matches(topic_filter: str, topic: str) -> bool:
 def decode_payload(payload: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(payload)
+        if json_depth_exceeds(value):  # the journal could not write it back out: keep the text
+            raise orjson.JSONDecodeError("nested too deep", "", 0)
     except orjson.JSONDecodeError:
         try:
             return {"payload": payload.decode("utf-8")}

@@ -9,7 +9,14 @@ import orjson
 from fastapi import Depends, Request
 
 from pwsk.errors import BadRequest, PayloadTooLarge
-from pwsk.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_HTTP_BODY, MAX_PARAMETERS_SIZE
+from pwsk.limits import (
+    LIST_LIMIT_DEFAULT,
+    LIST_LIMIT_MAX,
+    MAX_HTTP_BODY,
+    MAX_JSON_DEPTH,
+    MAX_PARAMETERS_SIZE,
+    json_depth_exceeds,
+)
 from pwsk.messages import Identity
 from pwsk.names import DEFAULT_NAMESPACE, check_name
 
@@ -78,7 +85,14 @@ async def json_object(request: Request, limit: int = MAX_HTTP_BODY,
         raise BadRequest(f"The request content was malformed:\n{exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("The request content was malformed:\nexpected a JSON object.")
+    check_depth(data)
     return data
+
+
+def check_depth(value: Any) -> None:
+    if json_depth_exceeds(value):
+        raise BadRequest(f"The request content was malformed:\nJSON nested deeper than "
+                         f"{MAX_JSON_DEPTH} levels.")
 
 
 def flag(value: str | None, name: str, default: bool = False) -> bool:

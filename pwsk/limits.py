@@ -22,6 +22,27 @@ MAX_BLOCKING_WAIT_MS = 60_000
 LIST_LIMIT_DEFAULT = 30
 LIST_LIMIT_MAX = 200
 SEQUENCE_MAX_LENGTH = 50
+# JSON nested deeper than this is refused at the edge: records wrap a body a few levels down,
+# and the serialiser stops at 254 levels (a deeper record could not be stored).
+MAX_JSON_DEPTH = 100
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``value`` nests lists and objects more than ``limit`` deep (iterative, so
+    no recursion limit is involved)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 @dataclass(frozen=True, slots=True)

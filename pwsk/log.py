@@ -21,7 +21,10 @@ def _add_tid(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping
 
 def configure(level: str = "info", json: bool = False) -> None:
     renderer: Any = (structlog.processors.JSONRenderer() if json
-                     else structlog.dev.ConsoleRenderer(colors=False))
+                     # plain: rich's default shows locals, and rendering a huge request body
+                     # there stalls the event loop
+                     else structlog.dev.ConsoleRenderer(
+                         colors=False, exception_formatter=structlog.dev.plain_traceback))
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

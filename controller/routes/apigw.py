@@ -79,21 +79,24 @@ def _routes_from(apidoc: Json, caller: Identity) -> tuple[str, str | None, list[
     """(basepath, apiName, routes) from a createApi body, the simple or the swagger form."""
     raw = apidoc.get("swagger")
     if raw is not None:
-        spec = orjson.loads(raw) if isinstance(raw, str) else raw
+        try:
+            spec = orjson.loads(raw) if isinstance(raw, str) else raw
+        except orjson.JSONDecodeError:
+            raise BadRequest("The swagger document is not valid JSON.") from None
         if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
             raise BadRequest("The swagger document is not valid: it needs 'paths'.")
         basepath = _check_path(spec.get("basePath", "/"), "base path")
         routes = []
         for relpath, ops in spec["paths"].items():
-            for op, detail in (ops or {}).items():
-                ext = (detail or {}).get("x-openwhisk") or {}
-                name = ext.get("action")
-                if not isinstance(name, str):
+            for op, detail in _mapping(ops, f"path {relpath}").items():
+                ext = _mapping(_mapping(detail, f"operation {op} {relpath}").get("x-openwhisk"),
+                               f"x-openwhisk of {op} {relpath}")
+                name, pkg, ns = ext.get("action"), ext.get("package") or "", ext.get(
+                    "namespace", "_")
+                if not all(isinstance(v, str) for v in (name, pkg, ns)) or not name:
                     raise BadRequest(f"Operation {op} {relpath} has no x-openwhisk action.")
-                pkg = ext.get("package") or None
-                routes.append(_route(relpath, op, f"/{ext.get('namespace', '_')}/"
-                                     f"{pkg + '/' if pkg else ''}{name}", caller,
-                                     detail.get("x-pwsk-response-type", "json")))
+                routes.append(_route(relpath, op, f"/{ns}/{pkg + '/' if pkg else ''}{name}",
+                                     caller, detail.get("x-pwsk-response-type", "json")))
         title = (spec.get("info") or {}).get("title")
         return basepath, title if isinstance(title, str) else None, routes
     basepath = _check_path(apidoc.get("gatewayBasePath", "/"), "base path")
@@ -107,6 +110,14 @@ def _routes_from(apidoc: Json, caller: Identity) -> tuple[str, str | None, list[
                    "json")
     name = apidoc.get("apiName")
     return basepath, name if isinstance(name, str) else None, [route]
+
+
+def _mapping(value: Any, what: str) -> Json:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"The swagger document is not valid: {what[:80]} must be an object.")
+    return value
 
 
 def _route(relpath: Any, operation: Any, action: str, caller: Identity,

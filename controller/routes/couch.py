@@ -16,7 +16,7 @@ from pwsk.docstore import DocStore, check_db_name
 from pwsk.errors import BadRequest, Conflict, Forbidden, NotFound, PwskError
 from pwsk.limits import MAX_PAYLOAD_SIZE
 
-from ..deps import MAX_QUERY_INT, Caller, Ctl, namespace_of, read_body
+from ..deps import MAX_QUERY_INT, Caller, Ctl, check_depth, namespace_of, read_body
 
 router = APIRouter(prefix="/couch/{ns}", tags=["document store"], include_in_schema=False)
 _ERRORS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -50,9 +50,11 @@ def _db(caller: Any, ns: str, db: str) -> str:
 async def _json(request: Request) -> Any:
     raw = await read_body(request, MAX_PAYLOAD_SIZE)
     try:
-        return orjson.loads(raw or b"{}")
+        value = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError:
         raise BadRequest("Request body is not valid JSON.") from None
+    check_depth(value)
+    return value
 
 
 @router.get("/")

@@ -26,7 +26,7 @@ from pwsk.messages import Identity
 from pwsk.names import FQN, is_valid_name
 
 from ..core import Controller
-from ..deps import Ctl, read_body
+from ..deps import Ctl, check_depth, read_body
 from ..invoke import Resolved
 
 router = APIRouter(prefix="/api/v1/web", tags=["web actions"])
@@ -104,6 +104,7 @@ async def web_arguments(request: Request, raw: bool, rest: str,
                 value = orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise BadRequest("The request content was malformed: body is not JSON.") from None
+            check_depth(value)
             if isinstance(value, dict):
                 merged.update(value)
             else:
