@@ -66,13 +66,18 @@ def _expand(value: Any, where: str) -> Any:
     return value
 
 
-def _kv(mapping: Any, where: str) -> list[Json]:
-    if mapping is None:
-        return []
-    if not isinstance(mapping, dict):
+def _mapping(value: Any, where: str) -> Json:
+    """``value`` as a mapping (``None`` is an empty one); anything else names its place."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
         raise ManifestError(f"{where} must be a mapping")
+    return value
+
+
+def _kv(mapping: Any, where: str) -> list[Json]:
     out = []
-    for key, value in mapping.items():
+    for key, value in _mapping(mapping, where).items():
         value = _expand(value, f"{where}.{key}")
         if isinstance(value, dict) and set(value) <= {"value", "init", "type",
                                                       "description", "default"}:
@@ -146,29 +151,27 @@ def load(path: Path) -> Plan:
     """Read and validate a manifest into the entities to create."""
     try:
         data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ManifestError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: a manifest is a mapping")
     project = data.get("project", {})
     name = project.get("name") if isinstance(project, dict) else None
     plan = Plan(str(name or path.stem))
-    packages = data.get("packages") or {}
-    if not isinstance(packages, dict):
-        raise ManifestError("packages must be a mapping")
+    packages = _mapping(data.get("packages"), "packages")
     base = path.parent
     managed = {"key": MANAGED, "value": {"projectName": plan.project, "file": path.name}}
     for pkg_name, pkg in packages.items():
-        pkg = pkg or {}
         where = f"packages.{pkg_name}"
+        pkg = _mapping(pkg, where)
         plan.packages[pkg_name] = {
             "parameters": _kv(pkg.get("inputs"), f"{where}.inputs"),
             "annotations": [*_kv(pkg.get("annotations"), f"{where}.annotations"), managed],
             "publish": bool(pkg.get("public", False)),
         }
-        for act_name, act in (pkg.get("actions") or {}).items():
+        for act_name, act in _mapping(pkg.get("actions"), f"{where}.actions").items():
             aw = f"{where}.actions.{act_name}"
-            act = act or {}
+            act = _mapping(act, aw)
             annotations = [*_kv(act.get("annotations"), f"{aw}.annotations"), managed]
             web = act.get("web-export", act.get("web"))
             if web is not None:
@@ -177,30 +180,38 @@ def load(path: Path) -> Plan:
                 annotations += [{"key": "web-export", "value": on},
                                 {"key": "raw-http", "value": raw},
                                 {"key": "final", "value": on}]
-            body: Json = {"exec": _exec(act, base, aw),
+            try:
+                exec_ = _exec(act, base, aw)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                if isinstance(exc, ManifestError):
+                    raise
+                raise ManifestError(f"{aw}: {exc}") from None
+            body: Json = {"exec": exec_,
                           "parameters": _kv(act.get("inputs"), f"{aw}.inputs"),
                           "annotations": annotations}
             if act.get("limits"):
-                body["limits"] = dict(act["limits"])
+                body["limits"] = dict(_mapping(act["limits"], f"{aw}.limits"))
             plan.actions[f"{pkg_name}/{act_name}"] = body
-        for seq_name, seq in (pkg.get("sequences") or {}).items():
+        for seq_name, seq in _mapping(pkg.get("sequences"), f"{where}.sequences").items():
             sw = f"{where}.sequences.{seq_name}"
-            comps = (seq or {}).get("actions")
+            comps = _mapping(seq, sw).get("actions")
             if isinstance(comps, str):
                 comps = [c.strip() for c in comps.split(",") if c.strip()]
-            if not comps:
-                raise ManifestError(f"{sw}: 'actions' is required")
+            if not comps or not isinstance(comps, list) or not all(
+                    isinstance(c, str) for c in comps):
+                raise ManifestError(f"{sw}: 'actions' is required (names, or one string "
+                                    "of names separated by commas)")
             plan.actions[f"{pkg_name}/{seq_name}"] = {
                 "exec": {"kind": "sequence",
                          "components": [c if "/" in c else f"/_/{pkg_name}/{c}" for c in comps]},
                 "annotations": [managed]}
-        for trig_name, trig in (pkg.get("triggers") or {}).items():
+        for trig_name, trig in _mapping(pkg.get("triggers"), f"{where}.triggers").items():
             tw = f"{where}.triggers.{trig_name}"
-            trig = trig or {}
+            trig = _mapping(trig, tw)
             plan.triggers[trig_name] = {
                 "parameters": _kv(trig.get("inputs"), f"{tw}.inputs"),
                 "annotations": [*_kv(trig.get("annotations"), f"{tw}.annotations"), managed]}
-        for rule_name, rule in (pkg.get("rules") or {}).items():
+        for rule_name, rule in _mapping(pkg.get("rules"), f"{where}.rules").items():
             rw = f"{where}.rules.{rule_name}"
             if not isinstance(rule, dict) or "trigger" not in rule or "action" not in rule:
                 raise ManifestError(f"{rw}: 'trigger' and 'action' are required")
