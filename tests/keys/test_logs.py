@@ -4,6 +4,8 @@ secret, no ``Authorization`` value and no key hash."""
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -11,7 +13,7 @@ import httpx
 from tests.api.helpers import ECHO, NS, put_action
 from tests.conftest import DEPLOYMENT
 from tests.keys.conftest import as_key, create
-from tests.servers import GUEST, SYSTEM, start_server
+from tests.servers import GUEST, ROOT, SYSTEM, start_server
 
 
 def exercise(url: str, admin_key: str, subject: str) -> list[str]:
@@ -74,3 +76,24 @@ def test_keys_are_not_in_debug_logs(tmp_path: Path, subject: str) -> None:
     for event in ("key created", "key refused", "key revoked"):
         assert any(event in line and uuid in line for line in logs.splitlines()), logs[-3000:]
     assert_clean(logs, secrets)
+
+
+def test_logged_errors_do_not_show_local_variables() -> None:
+    """An unexpected error is logged with its traceback, not the frame's variables (where a
+    header or key may sit): structlog renders tracebacks with locals if told to."""
+    probe = '''
+from pwsk import log
+log.configure("info")
+def handle(authorization):
+    api_key = "uuid-0:" + "S3cr3tS3cr3t" * 4
+    raise ValueError("boom")
+try:
+    handle("Basic dXVpZC0wOlMzY3Iz")
+except ValueError as exc:
+    log.get("probe").exception("unhandled error", error=repr(exc))
+'''
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "ValueError: boom" in done.stderr and "unhandled error" in done.stderr
+    assert "S3cr3t" not in done.stderr and "dXVpZC0w" not in done.stderr
