@@ -3,7 +3,9 @@
 ``realtime_url`` is the channel's publish URL (default
 ``$__OW_API_HOST/realtime/brewery``); the call carries the action's API key. Without a
 reachable channel the reading is reported as not published (the rule's other actions
-still store it).
+still store it). A busy gateway (429, 5xx, no answer in time) is tried again, up to
+``ATTEMPTS`` times: a live view may show a reading twice (it keeps the newest per time),
+but should not miss one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -21,6 +24,8 @@ except ImportError:  # deployed: common.py sits next to __main__.py
     from common import ReadingError, parse_reading  # type: ignore[no-redef]
 
 TIMEOUT_S = 5
+ATTEMPTS = 3
+PAUSE_S = 0.5  # before the second attempt; doubled before the third
 
 
 def main(args: dict[str, Any]) -> dict[str, Any]:
@@ -35,10 +40,17 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
         headers["Authorization"] = "Basic " + base64.b64encode(key.encode()).decode()
     req = urllib.request.Request(url, data=json.dumps(reading.to_json()).encode(),
                                  method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            return {"published": True, "status": resp.status, **reading.to_json()}
-    except urllib.error.HTTPError as err:
-        return {"error": f"the realtime channel answered {err.code}"}
-    except (urllib.error.URLError, TimeoutError) as err:
-        return {"error": f"the realtime channel is unreachable: {err}"}
+    error = ""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(PAUSE_S * 2 ** (attempt - 1))
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                return {"published": True, "status": resp.status, **reading.to_json()}
+        except urllib.error.HTTPError as err:
+            error = f"the realtime channel answered {err.code}"
+            if err.code != 429 and err.code < 500:
+                break  # refused: trying again cannot help
+        except (urllib.error.URLError, TimeoutError) as err:
+            error = f"the realtime channel is unreachable: {err}"
+    return {"error": error}

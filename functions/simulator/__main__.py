@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="simulated seconds between reports (default %(default)s)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND@MINUTE[+MINUTES]",
                         help="inject a fault (repeatable)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop after this many simulated minutes (default: when the brew "
+                             "is done)")
     parser.add_argument("--seed", type=int, default=None, help="make the noise repeatable")
     parser.add_argument("--prefix", default="brewery", help="topic prefix (default %(default)s)")
     parser.add_argument("--repeat", action="store_true", help="brew again and again")
@@ -46,12 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         broker = BrokerAddress.parse(args.broker)
         if args.time_scale < 0 or args.interval <= 0:
             raise ValueError("--time-scale must be >= 0 and --interval > 0")
+        if args.minutes is not None and not args.minutes > 0:
+            raise ValueError("--minutes must be > 0")
     except (FaultError, ValueError) as exc:
         parser.error(str(exc))
 
     def brew(number: int) -> Simulator:
         seed = None if args.seed is None else args.seed + number
-        return Simulator(seed=seed, interval=args.interval, faults=faults)
+        if args.minutes is None:
+            return Simulator(seed=seed, interval=args.interval, faults=faults)
+        return Simulator(seed=seed, interval=args.interval, faults=faults,
+                         max_seconds=args.minutes * 60)
 
     if args.stdout:
         try:

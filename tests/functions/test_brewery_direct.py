@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +14,7 @@ from functions.brewery import (
     check_threshold,
     get_latest,
     notify_telegram,
+    publish_realtime,
     save_measurement,
     set_threshold,
 )
@@ -115,3 +119,50 @@ def test_notify_telegram(telegram: str, monkeypatch: pytest.MonkeyPatch) -> None
     assert sent["sent"] is True and FakeTelegram.sent == [{"chat_id": "42", "text": "ALARM: hot"}]
     monkeypatch.setenv("TELEGRAM_TOKEN", "WRONG")
     assert notify_telegram.main(event)["error"] == "Telegram refused the message: Unauthorized"
+
+
+class _Channel(BaseHTTPRequestHandler):
+    """A realtime channel that answers each POST with the next of ``answers``."""
+
+    answers: list[int] = []
+    got: list[tuple[str | None, dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).got.append((self.headers.get("Authorization"), body))
+        self.send_response(self.answers.pop(0) if self.answers else 202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_publish_realtime_tries_a_busy_channel_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(publish_realtime, "PAUSE_S", 0.01)
+    monkeypatch.setenv("__OW_API_KEY", "user:key")
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Channel)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/realtime/brewery"
+    try:
+        _Channel.answers, _Channel.got = [503, 429], []
+        out = publish_realtime.main(reading(64.5, 7, realtime_url=url))
+        assert out["published"] is True and out["value"] == 64.5
+        assert len(_Channel.got) == 3  # two busy answers, then taken
+        assert _Channel.got[-1] == ("Basic dXNlcjprZXk=", {
+            "tank": "mash", "sensor": "temperature", "value": 64.5, "unit": "C",
+            "timestamp": 7})
+        _Channel.answers, _Channel.got = [401], []
+        out = publish_realtime.main(reading(64.5, 8, realtime_url=url))
+        assert out == {"error": "the realtime channel answered 401"}
+        assert len(_Channel.got) == 1  # refused: not tried again
+        _Channel.answers, _Channel.got = [500, 500, 500], []
+        out = publish_realtime.main(reading(64.5, 9, realtime_url=url))
+        assert out == {"error": "the realtime channel answered 500"}
+        assert len(_Channel.got) == 3
+        assert "tank must be one of" in publish_realtime.main({"tank": "vat"})["error"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    out = publish_realtime.main(reading(64.5, 10, realtime_url=url))  # nobody listens now
+    assert out["error"].startswith("the realtime channel is unreachable")

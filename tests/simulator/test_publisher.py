@@ -112,6 +112,18 @@ def test_cli_prints_a_brew() -> None:
     assert lines[-1]["phase"] == "done"
 
 
+def test_cli_stops_after_minutes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "functions.simulator", "--stdout", "--seed", "3", "--interval",
+         "300", "--minutes", "30"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=True)
+    times = sorted({json.loads(line)["t"] for line in result.stdout.splitlines()})
+    assert times == [0.0, 300.0, 600.0, 900.0, 1200.0, 1500.0, 1800.0]
+    bad = subprocess.run([sys.executable, "-m", "functions.simulator", "--minutes", "0"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--minutes must be > 0" in bad.stderr
+
+
 def test_cli_rejects_bad_faults() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "functions.simulator", "--fault", "melt@3"], cwd=ROOT,
