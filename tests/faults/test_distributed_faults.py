@@ -3,11 +3,13 @@ heals by itself (issue #6's fault acceptance)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import httpx
 import pytest
 
 from invoker.containers.docker import socket_path
+from pwsk.entities import RUNTIMES
+from pwsk.registry.consul import ConsulRegistry
 from tests.api.helpers import NS, put_action, wait_activation
 from tests.distributed import PrivateKafka, Stack, start_stack
 
@@ -37,14 +41,40 @@ def _count(api: httpx.Client, name: str) -> int:
     return int(r.json()["activations"]) if r.status_code == 200 else -1
 
 
+def _docker() -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path()),
+                        base_url="http://docker/v1.41", timeout=30)
+
+
 def _containers(label: str) -> set[str]:
     """Ids of the containers (running or not) an invoker labelled as its own."""
     filters = json.dumps({"label": [f"pwsk.invoker={label}"]})
-    with httpx.Client(transport=httpx.HTTPTransport(uds=socket_path()),
-                      base_url="http://docker", timeout=30) as docker:
-        r = docker.get("/v1.41/containers/json", params={"all": "1", "filters": filters})
+    with _docker() as docker:
+        r = docker.get("/containers/json", params={"all": "1", "filters": filters})
     r.raise_for_status()
     return {c["Id"] for c in r.json()}
+
+
+async def _invoker_id(stack: Stack, name: str) -> int:
+    registry = ConsulRegistry(stack.env["PWSK_REGISTRY"])
+    try:
+        return await registry.claim_invoker_id(name)  # already claimed: its id
+    finally:
+        await registry.stop()
+
+
+@contextmanager
+def _decoy(label: str) -> Iterator[str]:
+    """A created (never started) container labelled as some other invoker's."""
+    with _docker() as docker:
+        r = docker.post("/containers/create", json={
+            "Image": RUNTIMES[0].image, "Labels": {"pwsk.invoker": label}})
+        assert r.status_code == 201, r.text
+        decoy = str(r.json()["Id"])
+        try:
+            yield decoy
+        finally:
+            docker.delete(f"/containers/{decoy}", params={"force": "1"})
 
 
 def _openwhisk_error(r: httpx.Response) -> None:
@@ -71,16 +101,19 @@ def test_killed_invoker_loses_no_accepted_activation(stack: Stack) -> None:
         assert len(ids) >= 900  # the survivor kept serving
         assert left, "invoker0 had no containers to leave behind"
         assert left <= _containers(label)  # kill -9 cleans nothing up: they are still there
-        survivor = _containers(stack.invoker_name("invoker1"))
-        stack.spawn("invoker0")  # same name, same id: it takes up its own topic again
-        deadline = time.monotonic() + 240
-        while _count(api, "noop") < len(ids) and time.monotonic() < deadline:
-            time.sleep(1)
-        missing = [a for a in ids if api.get(f"{NS}/activations/{a}").status_code != 200]
-        assert missing == [], f"{len(missing)} accepted activations have no record"
-        # The restarted invoker removed what its killed run left, and only that.
-        assert not left & _containers(label), "the killed invoker's containers are still there"
-        assert survivor <= _containers(stack.invoker_name("invoker1"))
+        # Another deployment's invoker with the same id on the same engine (ids are unique
+        # only within a deployment): its containers must survive our cleanup.
+        other = str(asyncio.run(_invoker_id(stack, label)))
+        with _decoy(other) as decoy:
+            stack.spawn("invoker0")  # same name, same id: it takes up its own topic again
+            deadline = time.monotonic() + 240
+            while _count(api, "noop") < len(ids) and time.monotonic() < deadline:
+                time.sleep(1)
+            missing = [a for a in ids if api.get(f"{NS}/activations/{a}").status_code != 200]
+            assert missing == [], f"{len(missing)} accepted activations have no record"
+            # The restarted invoker removed what its killed run left, and only that.
+            assert not left & _containers(label), "the killed invoker's containers are left"
+            assert decoy in _containers(other), "the restart removed another's container"
 
 
 def _entities(api: httpx.Client, tag: str) -> list[str]:
