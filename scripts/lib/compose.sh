@@ -1,7 +1,8 @@
 # Provision Docker Compose v2 and the pwsk services image for tests/compose (idempotent,
 # cached under $PWSK_CACHE/compose, never in the repo).
 #   bash scripts/lib/compose.sh     # or: source it and call pwsk_compose
-#   bash scripts/lib/compose.sh bin # Compose alone (no engine, no image)
+#   bash scripts/lib/compose.sh bin     # Compose alone (no engine, no image)
+#   bash scripts/lib/compose.sh plugin  # and link it as the `docker compose` CLI plugin
 # stdout: `compose <path of the binary>` and `image <tag of the pwsk image>` (tests read it);
 # progress goes to stderr.
 # 1. Compose v2 (the file uses `name:` and `!reset`, which Debian's docker-compose 1.29 does
@@ -106,9 +107,15 @@ pwsk_compose() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  if [ "${1:-}" = bin ]; then
-    _pwsk_compose_install && echo "compose $PWSK_COMPOSE_BIN"
-  else
-    pwsk_compose
-  fi
+  # One provisioning at a time (two test runs would share the staged context).
+  mkdir -p "$PWSK_COMPOSE_DIR" && exec 9>"$PWSK_COMPOSE_DIR/.lock" && flock 9
+  case "${1:-}" in
+    bin) _pwsk_compose_install && echo "compose $PWSK_COMPOSE_BIN" ;;
+    plugin)  # also as `docker compose`, for developers (the tests use the binary itself)
+      _pwsk_compose_install
+      mkdir -p "$HOME/.docker/cli-plugins"
+      ln -sf "$PWSK_COMPOSE_BIN" "$HOME/.docker/cli-plugins/docker-compose"
+      docker compose version ;;
+    *) pwsk_compose ;;
+  esac
 fi
