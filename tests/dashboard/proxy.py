@@ -8,11 +8,12 @@ import threading
 
 
 class Proxy:
-    """Forwards ``127.0.0.1:<port>`` to ``target``. ``cut(hold=True)`` closes every open
-    connection and holds new ones (accepted, not forwarded) until ``release()``."""
+    """Forwards ``127.0.0.1:<port>`` to ``target_host:target_port``. ``cut(hold=True)`` closes
+    every open connection and holds new ones (accepted, not forwarded) until ``release()``."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
         self.target_port = target_port
+        self.target_host = target_host
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
@@ -40,7 +41,7 @@ class Proxy:
 
     def _forward(self, client: socket.socket) -> None:
         try:
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            upstream = socket.create_connection((self.target_host, self.target_port))
         except OSError:
             client.close()
             return

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from functions.simulator import Fault, Simulator
 from tests.dashboard.conftest import Brewery, artifacts
 from tests.dashboard.proxy import Proxy
 from tests.servers import ROOT
@@ -49,21 +51,25 @@ def shot(page: Any, name: str) -> None:
 def test_loads_history_and_current_state(page: Any, brewery: Brewery) -> None:
     from playwright.sync_api import expect
 
+    body = brewery.get_latest()
     open_dashboard(page, brewery.dashboard)
-    last = brewery.steps[-1]
-    points = 2 * len(brewery.steps)
-    expect(tid(page, "chart-temperature")).to_have_attribute("data-points", str(points))
-    expect(tid(page, "chart-level")).to_have_attribute("data-points", str(points))
+    # The charts hold the history get-latest returned (the session's compressed brew, and
+    # whatever other tests published after it), the cards its latest values.
+    points = {sensor: sum(len(body["history"].get(f"{tank}:{sensor}", []))
+                          for tank in ("mash", "boil")) for sensor in ("temperature", "level")}
+    assert points["temperature"] >= 2 * 16, body["history"].keys()  # the brew's at least
+    expect(tid(page, "chart-temperature")).to_have_attribute("data-points",
+                                                             str(points["temperature"]))
+    expect(tid(page, "chart-level")).to_have_attribute("data-points", str(points["level"]))
+    latest = body["latest"]
     for tank in ("mash", "boil"):
         expect(tid(page, f"{tank}-temperature")).to_have_text(
-            f"{last.value(tank, 'temperature'):.1f}")
-        expect(tid(page, f"{tank}-level")).to_have_text(f"{last.value(tank, 'level'):.0f}")
-    # Mid-lauter: wort runs from the mash through its open valve, pumped.
-    expect(tid(page, "mash-valve")).to_have_attribute("data-state", "on")
-    expect(tid(page, "mash-pump")).to_have_attribute("data-state", "on")
-    expect(tid(page, "mash-heater")).to_have_attribute("data-state", "off")
-    expect(tid(page, "boil-valve")).to_have_attribute("data-state", "off")
-    expect(tid(page, "mash-activity")).to_have_text("lautering")
+            f"{latest[f'{tank}:temperature']['value']:.1f}")
+        expect(tid(page, f"{tank}-level")).to_have_text(
+            f"{latest[f'{tank}:level']['value']:.0f}")
+        for part in ("valve", "pump", "heater"):
+            state = "on" if latest[f"{tank}:{part}"]["value"] else "off"
+            expect(tid(page, f"{tank}-{part}")).to_have_attribute("data-state", state)
     expect(tid(page, "mash-temperature-max")).to_have_text("67.0")
     expect(tid(page, "alarm-banner")).to_be_hidden()
     expect(tid(page, "last-reading-age")).to_contain_text("updated")
@@ -107,20 +113,54 @@ def test_changing_the_maximum_takes_effect(page: Any, brewery: Brewery) -> None:
     expect(tid(page, "alarm-banner")).to_be_hidden()
 
 
-def test_live_values_change_as_readings_arrive(page: Any, brewery: Brewery) -> None:
+def test_live_values_change_as_the_simulator_runs_into_an_overheat(page: Any,
+                                                                   brewery: Brewery) -> None:
     from playwright.sync_api import expect
 
     open_dashboard(page, brewery.dashboard)
     chart = tid(page, "chart-temperature")
-    # The history may come on a retry (a busy server answers 429 now and then).
     expect(chart).not_to_have_attribute("data-points", "0", timeout=WAIT_MS)
     before = int(chart.get_attribute("data-points"))
-    brewery.fire([("mash", "temperature", 53.7), ("boil", "level", 61.5),
-                  ("boil", "heater", 1)])
-    expect(tid(page, "mash-temperature")).to_have_text("53.7", timeout=WAIT_MS)
-    expect(tid(page, "boil-level")).to_have_text("62", timeout=WAIT_MS)
-    expect(tid(page, "boil-heater")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
-    expect(tid(page, "chart-temperature")).to_have_attribute("data-points", str(before + 1))
+    banner = tid(page, "alarm-banner")
+    # A brew whose mash heater relay is stuck on from mash-in: 45 simulated minutes, a set
+    # every 5, in 9 s; the mash heats from cold straight past its maximum.
+    args = ("--time-scale", "300", "--interval", "300", "--minutes", "45", "--seed", "12",
+            "--fault", "overheat@0+60")
+    steps = list(Simulator(seed=12, interval=300, max_seconds=45 * 60,
+                           faults=[Fault.parse("overheat@0+60")]).steps())
+    hottest = steps[-1].value("mash", "temperature")
+    assert hottest > 67
+    published = brewery.published()
+    simulator = brewery.rig.simulate_in_background(*args)
+    try:
+        seen: list[str] = []  # the mash temperature as the page showed it, each change
+        deadline = time.monotonic() + 90
+        # Every set reaches the chart (two temperatures each) while the cards follow.
+        while int(chart.get_attribute("data-points")) < before + 2 * len(steps):
+            value = tid(page, "mash-temperature").inner_text()
+            if not seen or seen[-1] != value:
+                seen.append(value)
+            assert time.monotonic() < deadline, (
+                f"the chart stopped at {chart.get_attribute('data-points')} points of "
+                f"{before} + {2 * len(steps)}; the page showed {seen}; the channel had "
+                f"{brewery.published() - published} of {10 * len(steps)} events")
+            page.wait_for_timeout(100)
+        assert simulator.wait(timeout=60) == 0
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+            simulator.wait()
+    assert len(seen) >= 3, f"the mash temperature hardly moved while brewing: {seen}"
+    expect(chart).to_have_attribute("data-points", str(before + 2 * len(steps)))
+    expect(tid(page, "mash-temperature")).to_have_text(f"{hottest:.1f}", timeout=WAIT_MS)
+    expect(tid(page, "mash-heater")).to_have_attribute("data-state", "on")
+    expect(tid(page, "mash-activity")).to_have_text("heating")
+    # The overheat raises the alarm banner with the newest value.
+    expect(banner).to_be_visible(timeout=WAIT_MS)
+    alarm = tid(page, "alarm-mash-temperature")
+    expect(alarm).to_contain_text(f"Mash tun temperature {hottest:.1f}", timeout=WAIT_MS)
+    expect(alarm).to_contain_text("above its maximum of 67")
+    expect(tid(page, "tank-mash")).to_have_attribute("data-alarm", "true")
     assert tid(page, "connection-status").get_attribute("data-last-event-id")
 
 
@@ -129,6 +169,8 @@ def test_overheat_raises_the_alarm_banner_and_clears_it(page: Any, brewery: Brew
 
     open_dashboard(page, brewery.dashboard)
     banner = tid(page, "alarm-banner")
+    brewery.fire([("mash", "temperature", 64.0)])  # whatever came before: a normal mash
+    expect(tid(page, "mash-temperature")).to_have_text("64.0", timeout=WAIT_MS)
     expect(banner).to_be_hidden()
     brewery.fire([("mash", "temperature", 71.4)])
     expect(banner).to_be_visible(timeout=WAIT_MS)
@@ -149,7 +191,8 @@ def test_overheat_raises_the_alarm_banner_and_clears_it(page: Any, brewery: Brew
 def test_a_reconnect_replays_missed_events(page: Any, brewery: Brewery) -> None:
     from playwright.sync_api import expect
 
-    proxy = Proxy(int(brewery.server.url.rsplit(":", 1)[1]))
+    host, port = brewery.address
+    proxy = Proxy(port, host)
     try:
         open_dashboard(page, f"{proxy.url}/dashboard/")
         status = tid(page, "connection-status")
