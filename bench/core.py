@@ -271,13 +271,14 @@ def wait_record(api: httpx.Client, activation_id: str, timeout_s: float = 60) ->
 def find_proxy(target: Target, action: str, tag: str, family: str = "") -> str | None:
     """``http://host:port`` of the warm proxy that runs ``action`` (code marked ``tag``).
 
-    Processes: the proxy whose action directory holds the tagged code; the Node proxy keeps
-    code in memory, so for ``family="nodejs"`` the oldest Node proxy (the first Node action
-    took the first stem cell; the stem cells started after it are younger). Docker: the
-    container named after the action.
+    Processes: the proxy whose action directory holds the tagged code. Docker: the container
+    named after the action, or (a stem cell keeps its own name) the one of this deployment's
+    invokers whose /action holds the tagged code. The Node proxy keeps code in memory, so for
+    ``family="nodejs"``: the oldest Node proxy (the first Node action took the first stem
+    cell; the stem cells started after it are younger).
     """
     if target.backend != "process":
-        return _find_docker_proxy(action)
+        return _find_docker_proxy(target, action, tag, family)
     found = _find_process_proxy(target, tag)
     if found is None and family == "nodejs":
         found = _find_process_proxy(target, tag, "proxy.js")
@@ -319,17 +320,41 @@ def docker_api() -> httpx.Client:
                         base_url="http://docker", timeout=30)
 
 
-def _docker_containers(action: str) -> list[dict[str, Any]]:
+def _docker_containers(target: Target) -> list[dict[str, Any]]:
+    """This deployment's action containers (labelled with its invokers' names), oldest first."""
+    invokers = {env.get("PWSK_INVOKER_NAME") for _, env in
+                getattr(target.handle, "specs", {}).values()}
     with docker_api() as docker:
-        listed: list[dict[str, Any]] = docker.get("/containers/json").json()
-    return [c for c in listed if any(n.endswith(f"_{action}") for n in c.get("Names", []))]
+        listed: list[dict[str, Any]] = docker.get(
+            "/containers/json", params={"filters": json.dumps({"label": ["pwsk.invoker"]})}
+        ).json()
+    mine = [c for c in listed if c.get("Labels", {}).get("pwsk.invoker") in invokers]
+    return sorted(mine, key=lambda c: c.get("Created", 0))
 
 
-def _find_docker_proxy(action: str) -> str | None:
-    for c in _docker_containers(action):
-        for net in c.get("NetworkSettings", {}).get("Networks", {}).values():
-            if net.get("IPAddress"):
-                return f"http://{net['IPAddress']}:8080"
+def _holds(container: dict[str, Any], tag: str) -> bool:
+    with docker_api() as docker:
+        r = docker.get(f"/containers/{container['Id']}/archive", params={"path": "/action"})
+    return r.status_code == 200 and tag.encode() in r.content
+
+
+def _docker_container(target: Target, action: str, tag: str,
+                      family: str = "") -> dict[str, Any] | None:
+    containers = _docker_containers(target)
+    for c in containers:
+        if any(n.endswith(f"_{action}") for n in c.get("Names", [])):
+            return c
+    if family == "nodejs":
+        node = [c for c in containers if c.get("Labels", {}).get("pwsk.kind") == "nodejs:20"]
+        return node[0] if node else None
+    return next((c for c in containers if _holds(c, tag)), None)
+
+
+def _find_docker_proxy(target: Target, action: str, tag: str, family: str) -> str | None:
+    c = _docker_container(target, action, tag, family)
+    for net in (c or {}).get("NetworkSettings", {}).get("Networks", {}).values():
+        if net.get("IPAddress"):
+            return f"http://{net['IPAddress']}:8080"
     return None
 
 
@@ -350,11 +375,11 @@ def proxy_rss_mb(target: Target, action: str, tag: str) -> float | None:
                         # server, which RSS would count once per proxy.
                         return float(proc.memory_full_info().pss) / 2**20
         return None
-    containers = _docker_containers(action)
-    if not containers:
+    container = _docker_container(target, action, tag)
+    if container is None:
         return None
     with docker_api() as docker:
-        stats = docker.get(f"/containers/{containers[0]['Id']}/stats",
+        stats = docker.get(f"/containers/{container['Id']}/stats",
                            params={"stream": "false"}).json()
     mem = stats.get("memory_stats", {})
     usage = mem.get("usage", 0) - mem.get("stats", {}).get("inactive_file", 0)

@@ -86,6 +86,8 @@ def latency(target: Target, sizes: Sizes, report: Report) -> None:
             for _ in range(sizes.warmup):
                 _blocking(api, name)
             ms = timed(lambda name=name: _blocking(api, name), sizes.invokes)  # type: ignore[misc]
+            if kind == "python":
+                _split(api, name, max(5, sizes.invokes // 10), report)
             proxy = find_proxy(target, name, tag, kind)
             # Measured after the platform's series: direct calls add sentinels to the
             # container's log stream, so the platform never uses this container again.
@@ -99,6 +101,26 @@ def latency(target: Target, sizes: Sizes, report: Report) -> None:
             report.add(Figure(f"warm blocking invoke, {kind} / GET", "ms", ms,
                               floor="GET /ping", floor_p50=ping_p50,
                               target="<= 5x GET" if kind == "python" else ""))
+
+
+def _split(api: httpx.Client, name: str, n: int, report: Report) -> None:
+    """Where a warm invoke's time goes, from its record: waitTime (controller accepted →
+    the invoker starts it: publish, bus, consume), duration (proxy hop and run), the rest
+    (result ack back over the bus, HTTP, gateway)."""
+    parts: dict[str, list[float]] = {"waitTime (to the invoker)": [],
+                                     "duration (proxy /run)": [], "the rest (ack, HTTP)": []}
+    for _ in range(n):
+        t0 = time.perf_counter()
+        record = _blocking(api, name, result=False).json()
+        total = (time.perf_counter() - t0) * 1000
+        wait = float(annotation(record, "waitTime", 0))
+        duration = float(record.get("duration", 0))
+        parts["waitTime (to the invoker)"].append(wait)
+        parts["duration (proxy /run)"].append(duration)
+        parts["the rest (ack, HTTP)"].append(total - wait - duration)
+    for part, values in parts.items():
+        report.add(Figure(f"  python warm invoke: {part}", "ms", values,
+                          note="1 ms grain (record times)"))
 
 
 # --- throughput ---------------------------------------------------------------------------
