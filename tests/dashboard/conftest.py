@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.conftest import DEPLOYMENT
 from tests.e2e.rig import Rig, shared_rig
 from tests.servers import ROOT, Server
 
@@ -28,7 +29,9 @@ CHROMIUM = os.environ.get("PWSK_CHROMIUM", "/usr/bin/chromium")
 HOW_TO = "install it with: source scripts/lib/browser.sh && pwsk_browser"
 
 def artifacts() -> Path:
-    path = Path(os.environ.get("PWSK_ARTIFACTS") or ROOT / "artifacts") / "dashboard"
+    """Where screenshots go: ``$PWSK_ARTIFACTS`` (default ``artifacts/``), then
+    ``dashboard/<deployment>/``."""
+    path = Path(os.environ.get("PWSK_ARTIFACTS") or ROOT / "artifacts") / "dashboard" / DEPLOYMENT
     path.mkdir(parents=True, exist_ok=True)
     return path
 

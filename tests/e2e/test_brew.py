@@ -24,6 +24,14 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.timeout(600)]
 def test_every_published_reading_is_stored_once(rig: Rig) -> None:
     brew = rig.brew
     assert brew is not None
+    # What came of it, for the record (artifacts/e2e/<deployment>/brew.json).
+    record = {"deployment": DEPLOYMENT, "readings": len(brew.published),
+              "stored": len(brew.stored), "episodes": brew.episodes(),
+              "telegram": len(brew.telegram), "brew_s": round(brew.brew_s, 1),
+              "settle_s": round(brew.settle_s, 1), "bridge": brew.bridge}
+    path = Path(os.environ.get("PWSK_ARTIFACTS") or ROOT / "artifacts") / "e2e" / DEPLOYMENT
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "brew.json").write_text(json.dumps(record, indent=2) + "\n")
     sets = list(Simulator(seed=SEED, interval=INTERVAL_S,
                           faults=[Fault.parse(f) for f in FAULTS]).steps())
     # The whole brew went out, and the broker delivered all of it.
@@ -40,13 +48,6 @@ def test_every_published_reading_is_stored_once(rig: Rig) -> None:
     assert brew.bridge["received"] >= brew.reported
     assert brew.bridge["fired"] == brew.bridge["received"]
     assert brew.bridge["dead_lettered"] == 0 and brew.bridge["no_rule"] == 0
-    record = {"deployment": DEPLOYMENT, "readings": len(brew.published),
-              "stored": len(brew.stored), "episodes": brew.episodes(),
-              "telegram": len(brew.telegram), "brew_s": round(brew.brew_s, 1),
-              "settle_s": round(brew.settle_s, 1), "bridge": brew.bridge}
-    path = Path(os.environ.get("PWSK_ARTIFACTS") or ROOT / "artifacts") / "e2e"
-    path.mkdir(parents=True, exist_ok=True)
-    (path / f"brew-{DEPLOYMENT}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
 def test_one_telegram_message_per_overheat_episode(rig: Rig) -> None:
