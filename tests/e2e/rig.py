@@ -329,6 +329,14 @@ class Rig:
              "--prefix", self.prefix, *args],
             cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
+    def simulate_in_background(self, *args: str) -> subprocess.Popen[bytes]:
+        """The same, left running (its output in ``simulator.log``)."""
+        log = open(self.work / "simulator.log", "ab")  # noqa: SIM115 (the process keeps it)
+        self._stack.callback(log.close)
+        return subprocess.Popen(
+            [sys.executable, "-m", "functions.simulator", "--broker", self.broker_url,
+             "--prefix", self.prefix, *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
     def run_brew(self) -> Brew:
         """The compressed brew with its two overheats, then wait until the platform is done
         with it: every reading stored (or 120 s), every Telegram message sent."""
