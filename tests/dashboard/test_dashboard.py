@@ -14,7 +14,8 @@ from tests.dashboard.conftest import Brewery, artifacts
 from tests.dashboard.proxy import Proxy
 from tests.servers import ROOT
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# The first test also sets up the session's brewery rig (deploy and a compressed brew).
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 WAIT_MS = 30_000  # readings go through trigger → rule → action → channel
 
