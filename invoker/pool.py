@@ -279,6 +279,7 @@ class ContainerPool:
             if slot.runner is None and slot.key is not None:
                 starting[slot.key] = starting.get(slot.key, 0) + 1
         starts = sum(starting.values())
+        waiting: dict[Key, int] = {}  # jobs in line for a busy warm container, per action
         for req in list(self._pending):
             if req.future.done():
                 self._forget(req)
@@ -287,7 +288,8 @@ class ContainerPool:
             if found is None and starting.get(req.key, 0) > 0:
                 starting[req.key] -= 1  # a container of its action is on its way
                 continue
-            if found is None and self._await_warm(req, now):
+            if found is None and self._await_warm(req, now, waiting.get(req.key, 0)):
+                waiting[req.key] = waiting.get(req.key, 0) + 1
                 continue
             if found is None:
                 found = self._stem(req)
@@ -311,9 +313,10 @@ class ContainerPool:
         slot.busy = True
         return slot
 
-    def _await_warm(self, req: _Request, now: float) -> bool:
+    def _await_warm(self, req: _Request, now: float, ahead: int) -> bool:
         """Whether ``req`` should wait for a busy warm container of its action: one should
-        free up sooner than a new container would start, and it has not waited that long."""
+        free up sooner than a new container would start (``ahead`` jobs are in line for
+        them), and it has not waited that long."""
         start_s = self._start_s.get(req.kind, DEFAULT_START_S)
         if req.warm_since is not None:
             if now - req.warm_since < start_s:
@@ -327,8 +330,6 @@ class ContainerPool:
                          if s.key == req.key and s.busy and s.runner is not None)
         if not running:
             return False
-        ahead = sum(1 for r in self._pending if r is not req and r.key == req.key
-                    and r.warm_since is not None)
         rounds, nth = divmod(ahead, len(running))
         expected = running[nth] + rounds * run_s
         if expected >= start_s:
