@@ -91,7 +91,8 @@ class Balancer:
         """What works and what does not: ``{"status": "ok"|"degraded", "bus": {...}, ...}``."""
         report = getattr(self.bus, "health", None)
         bus = report() if report is not None else {"status": "up"}
-        return {"status": "ok" if bus["status"] == "up" else "degraded", "bus": bus}
+        return {"status": "ok" if bus["status"] == "up" else "degraded", "bus": bus,
+                "activations_in_flight": len(self._flights)}
 
     async def publish(self, msg: ActivationMessage, memory_mb: int = 256,
                       timeout_ms: int = 60_000) -> asyncio.Future[Activation]:

@@ -29,6 +29,7 @@ logger = log.get("pwsk.invoker")
 
 ACTION_CACHE_SIZE = 1024
 STORE_RETRIES = 5
+ACK_RETRY_S = 120.0  # how long a completion ack keeps trying while the bus is down
 MAX_IN_FLIGHT = 10_000  # jobs taken off the topic but not finished (the pool queues them)
 
 
@@ -151,10 +152,21 @@ class Invoker:
         )
 
     async def _ack(self, msg: ActivationMessage, ack: Ack) -> None:
-        try:
-            await self.bus.publish(topics.completed(msg.controller), ack.to_bytes())
-        except Exception as exc:
-            logger.error("ack failed", activation=ack.activation_id, error=repr(exc))
+        # A completion frees the controller's slot and the namespace's concurrency count, so
+        # it waits out a bus outage (else both stay taken until the forced completion).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (ACK_RETRY_S if ack.kind == Ack.COMPLETION else 0)
+        delay = 0.2
+        while True:
+            try:
+                await self.bus.publish(topics.completed(msg.controller), ack.to_bytes())
+                return
+            except Exception as exc:
+                if loop.time() >= deadline:
+                    logger.error("ack failed", activation=ack.activation_id, error=repr(exc))
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     async def _record(self, activation: Activation, msg: ActivationMessage) -> None:
         if msg.user.limits.get("storeActivations") is False:

@@ -246,6 +246,13 @@ def _outage(stack: Stack, kafka: PrivateKafka) -> None:
         assert r.status_code == 200 and r.json() == {"n": 0}, r.text
         assert all(httpx.get(c + "/health").json()["bus"] == {"status": "up"}
                    for c in controllers)
+        put_action(api, "nap", "import time\ndef main(a):\n    time.sleep(3)\n    return a\n")
+        accepted = []  # running when the broker stops: they finish during the outage
+        for n in range(4):
+            r = api.post(f"{NS}/actions/nap", json={"n": n})
+            assert r.status_code == 202, r.text
+            accepted.append(r.json()["activationId"])
+        time.sleep(1)
 
         kafka.down()
         down_at = time.monotonic()
@@ -290,6 +297,15 @@ def _outage(stack: Stack, kafka: PrivateKafka) -> None:
             while (h := httpx.get(c + "/health")).status_code != 200:
                 assert time.monotonic() < deadline, h.text
                 time.sleep(0.5)
+        # What ran during the outage is recorded, and its completion reached the controller
+        # (else its slot and the namespace's concurrency count stay taken for minutes).
+        for a in accepted:
+            wait_activation(api, a, timeout=60)
+        deadline = time.monotonic() + 60
+        while any(httpx.get(c + "/health").json()["activations_in_flight"] for c in controllers):
+            assert time.monotonic() < deadline, [httpx.get(c + "/health").json()
+                                                 for c in controllers]
+            time.sleep(0.5)
         # Both controllers invoke again, and a fire reaches its rule's action.
         for c in controllers:
             with stack.client(base_url=c, timeout=60) as own:
