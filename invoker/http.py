@@ -13,10 +13,20 @@ import contextlib
 import socket
 
 MAX_BODY = 64 * 1024 * 1024  # far above the 1 MB result cap: we still report the real size
+HEAD_OF_TOO_LARGE = 1024 * 1024  # what is kept of a larger one (the result cap)
 
 
 class ProxyHttpError(Exception):
     """The proxy closed the connection or spoke something that is not HTTP."""
+
+
+class ResponseTooLarge(Exception):
+    """The proxy answered more than ``MAX_BODY`` (at least ``size`` bytes); ``head`` is what
+    was read of it. The connection is closed, and the request is not retried."""
+
+    def __init__(self, size: int, head: bytes) -> None:
+        super().__init__(f"response of {size} bytes is too large")
+        self.size, self.head = size, head
 
 
 class ProxyConnection:
@@ -86,10 +96,16 @@ class ProxyConnection:
             elif key == b"connection" and b"close" in value.lower():
                 close = True
         if chunked:
-            data = await self._read_chunked(reader)
+            try:
+                data = await self._read_chunked(reader)
+            except ResponseTooLarge:
+                self.close()
+                raise
         elif length is not None:
             if length > MAX_BODY:
-                raise ProxyHttpError(f"response of {length} bytes is too large")
+                kept = await reader.readexactly(HEAD_OF_TOO_LARGE)
+                self.close()
+                raise ResponseTooLarge(length, kept)
             data = await reader.readexactly(length)
         else:
             data = await reader.read(MAX_BODY)
@@ -110,6 +126,6 @@ class ProxyConnection:
                 return b"".join(chunks)
             total += size
             if total > MAX_BODY:
-                raise ProxyHttpError("response too large")
+                raise ResponseTooLarge(total, b"".join(chunks)[:HEAD_OF_TOO_LARGE])
             chunks.append(await reader.readexactly(size))
             await reader.readexactly(2)

@@ -17,11 +17,11 @@ import orjson
 from pwsk.activation import Activation, Response, Status
 from pwsk.entities import Action
 from pwsk.errors import Messages
-from pwsk.limits import MAX_RESULT_SIZE, MB
+from pwsk.limits import MAX_RESULT_SIZE, MB, json_depth_exceeds
 from pwsk.messages import ActivationMessage
 
 from .containers.base import Container, LogLine
-from .http import ProxyConnection, ProxyHttpError
+from .http import ProxyConnection, ProxyHttpError, ResponseTooLarge
 
 COLLECT_FAILED = "There was an issue while collecting your logs. Data might be missing."
 OOM_CHECK_S = 2.0  # how long a container whose proxy vanished may take to be seen stopped
@@ -61,9 +61,10 @@ def _text(body: bytes, limit: int = 2048) -> str:
     return body[:limit].decode("utf-8", "replace")
 
 
-def classify_run(status: int, body: bytes) -> Response:
-    """The response of ``/run`` → the activation response (spec §3, §4.3)."""
-    size = len(body)
+def classify_run(status: int, body: bytes, size: int | None = None) -> Response:
+    """The response of ``/run`` → the activation response (spec §3, §4.3); ``size`` when
+    ``body`` is only the head of a larger one."""
+    size = len(body) if size is None else size
     if status == 200 and size > MAX_RESULT_SIZE:
         truncated = body[:MAX_RESULT_SIZE].decode("utf-8", "ignore")
         return Response(Status.APPLICATION_ERROR, {"error": Messages.TRUNCATED.format(
@@ -72,9 +73,9 @@ def classify_run(status: int, body: bytes) -> Response:
         result = orjson.loads(body)
     except orjson.JSONDecodeError:
         result = None
-        valid = False
-    else:
-        valid = isinstance(result, dict | list)
+    if json_depth_exceeds(result):  # a record nesting it could not be stored
+        result = None
+    valid = isinstance(result, dict | list)
     if status == 200 and valid:
         if isinstance(result, dict) and "error" in result:
             return Response(Status.APPLICATION_ERROR, result, size)
@@ -92,7 +93,7 @@ def classify_init(status: int, body: bytes) -> Response | None:
         result = orjson.loads(body)
     except orjson.JSONDecodeError:
         result = None
-    if isinstance(result, dict) and "error" in result:
+    if isinstance(result, dict) and "error" in result and not json_depth_exceeds(result):
         return Response(Status.DEVELOPER_ERROR, {"error": result["error"]})
     return Response.error(Status.DEVELOPER_ERROR, Messages.INIT_FAILED.format(body=_text(body)))
 
@@ -161,6 +162,8 @@ class Runner:
                 status, body = await self.conn.post(
                     "/init", orjson.dumps({"value": value}), timeout_ms / 1000)
                 response = classify_init(status, body)
+            except ResponseTooLarge as exc:
+                response = classify_run(200, exc.head, exc.size)
             except TimeoutError:
                 timed_out = True
                 response = Response.error(Status.DEVELOPER_ERROR,
@@ -190,6 +193,8 @@ class Runner:
                 status, body = await self.conn.post(
                     "/run", orjson.dumps(payload), timeout_ms / 1000)
                 response = classify_run(status, body)
+            except ResponseTooLarge as exc:
+                response = classify_run(200, exc.head, exc.size)
             except TimeoutError:
                 timed_out = True
                 response = Response.error(Status.DEVELOPER_ERROR,
