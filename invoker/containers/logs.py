@@ -32,8 +32,9 @@ class _Stream:
         self.changed = asyncio.Event()
 
     def pending_sentinel(self) -> int | None:
-        # Handed-out lines are dropped at each collection, so the first sentinel is next.
-        return self.sentinels[0] if self.sentinels else None
+        # One activation at a time per container, so every sentinel here is the current
+        # activation's: the proxy's own comes last, after any the action printed itself.
+        return self.sentinels[-1] if self.sentinels else None
 
 
 class LogBuffer:
@@ -92,8 +93,10 @@ class LogBuffer:
                 nxt = end
             else:
                 nxt = end + 1
+            forged = set(stream.sentinels)  # printed by the action: not shown, not a cut
             out.extend(LogLine(line.time_ns, name, line.text)
-                       for line in stream.lines[stream.consumed:end])
+                       for i, line in enumerate(stream.lines[stream.consumed:end],
+                                                stream.consumed) if i not in forged)
             # Drop what was handed out: a long-lived container hoards nothing, and the
             # next collection starts at line 0 of what is left.
             del stream.lines[:nxt]

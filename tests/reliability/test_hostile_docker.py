@@ -127,3 +127,17 @@ def test_a_timed_out_container_is_destroyed(api: httpx.Client) -> None:
             assert time.monotonic() < deadline, f"container {cid} outlived its timeout"
             time.sleep(0.5)
     assert invoke(api, "sleeper", result="true").json()["id"] != cid
+
+
+def test_a_forged_sentinel_neither_cuts_nor_shows(api: httpx.Client) -> None:
+    sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+    code = (f"import sys\ndef main(args):\n    print('before', flush=True)\n"
+            f"    print('{sentinel}', flush=True)\n"
+            f"    print('{sentinel}', file=sys.stderr, flush=True)\n    print('after')\n"
+            "    return {'ok': True}\n")
+    put_action(api, "forger", code)
+    FIGURES["hostile actions tried"] += 1
+    for _ in range(2):  # cold, then warm
+        record = invoke(api, "forger").json()
+        assert record["response"]["status"] == "success"
+        assert [line.split(": ", 1)[1] for line in record["logs"]] == ["before", "after"]
