@@ -139,10 +139,10 @@ async def test_broker_down_fails_publish_fast_and_recovers(own_kafka: dict[str, 
 
         assert bus.health() == {"status": "up"}
         await asyncio.to_thread(services, "down", own_kafka)
-        started = time.monotonic()
-        with pytest.raises(ServiceUnavailable):
-            await bus.publish("work", b"lost")
-        assert time.monotonic() - started < 3  # the timeout (2 s) and a little
+        deadline = time.monotonic() + 5  # the watch notices unaided: it connects every second
+        while bus.healthy:
+            assert time.monotonic() < deadline, "the watch did not notice the broker going"
+            await asyncio.sleep(0.1)
         assert bus.health()["status"] == "down"
         started = time.monotonic()
         with pytest.raises(ServiceUnavailable):
@@ -164,31 +164,4 @@ async def test_broker_down_fails_publish_fast_and_recovers(own_kafka: dict[str, 
     finally:
         await sub.close()
         await consumer
-        await bus.stop()
-
-
-@pytest.mark.kafka
-@pytest.mark.slow
-async def test_watch_notices_a_stopped_broker_without_a_publish(
-        own_kafka: dict[str, str]) -> None:
-    await asyncio.to_thread(services, "up", own_kafka)
-    bus = KafkaBus(f"kafka://127.0.0.1:{own_kafka['PWSK_KAFKA_PORT']}?timeout=2")
-    await bus.start()
-    try:
-        await asyncio.to_thread(services, "down", own_kafka)
-        deadline = time.monotonic() + 5  # the watch connects every second
-        while bus.healthy:
-            assert time.monotonic() < deadline, "the watch did not notice"
-            await asyncio.sleep(0.1)
-        started = time.monotonic()
-        with pytest.raises(ServiceUnavailable):
-            await bus.publish("work", b"lost")
-        assert time.monotonic() - started < 0.1  # no send timeout to sit out
-        assert bus.health()["status"] == "down"
-        await asyncio.to_thread(services, "up", own_kafka)
-        deadline = time.monotonic() + 5
-        while not bus.healthy:
-            assert time.monotonic() < deadline, "the watch did not see it back"
-            await asyncio.sleep(0.1)
-    finally:
         await bus.stop()
