@@ -7,10 +7,13 @@ moves both, so the ratio figure / floor is what compares across machines.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import time
@@ -33,9 +36,11 @@ UNTHROTTLED = {
     "PWSK_INVOCATIONS_PER_MINUTE": "10000000",
     "PWSK_CONCURRENT_INVOCATIONS": "100000",
     "PWSK_FIRES_PER_MINUTE": "10000000",
-    # Room for every warm container a benchmark keeps (fan-out, 128 clients) next to the
-    # stem cells: without it, LRU eviction turns warm figures into cold ones.
-    "PWSK_USER_MEMORY_MB": "16384",
+    # Room for the warm containers one benchmark keeps (ten rules' actions, the stem cells):
+    # with the default 2 GB (8 containers), LRU eviction turns warm figures into cold ones.
+    # Not more: a flood of non-blocking invokes would start as many containers as it allows,
+    # and on two cores those cold starts starve everything else.
+    "PWSK_USER_MEMORY_MB": "4096",
     # The floors call a warm container directly for a while after the platform's series:
     # the invoker must not pause it meanwhile (no figure here measures an unpause).
     "PWSK_PAUSE_GRACE_S": "300",
@@ -217,6 +222,60 @@ def deployment(kind: str, data_dir: Path, env: dict[str, str] | None = None) -> 
             stack.stop()
     else:
         raise ValueError(f"unknown deployment {kind!r}")
+
+
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client, one connection, one request at a time.
+
+    For load generation: httpx's async pool costs the client more CPU per request than the
+    server spends on a trivial GET, and collapses at 100+ connections on two cores; with this
+    the throughput figures measure the server.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = httpx.URL(url)
+        self.host, self.port = parts.host, parts.port or 80
+        user, key = GUEST.split(":", 1)
+        token = base64.b64encode(f"{user}:{key}".encode()).decode()
+        self._head = f"Host: {self.host}:{self.port}\r\nAuthorization: Basic {token}\r\n"
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes | None = None,
+                      ) -> tuple[int, bytes]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+            sock = self._writer.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert self._reader is not None
+        extra = (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                 if body is not None else "")
+        self._writer.write(f"{method} {path} HTTP/1.1\r\n{self._head}{extra}\r\n".encode()
+                           + (body or b""))
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            data = await self._reader.readexactly(int(headers["content-length"]))
+        else:  # chunked
+            chunks = []
+            while size := int((await self._reader.readline()).strip() or b"0", 16):
+                chunks.append(await self._reader.readexactly(size))
+                await self._reader.readline()
+            await self._reader.readline()
+            data = b"".join(chunks)
+        if headers.get("connection", "").lower() == "close":
+            await self.aclose()
+        return status, data
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+        self._reader = self._writer = None
 
 
 def put_action(api: httpx.Client, name: str, exec_: dict[str, Any],

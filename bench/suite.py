@@ -20,6 +20,7 @@ import orjson
 from .core import (
     NS,
     Figure,
+    RawClient,
     Report,
     Target,
     annotation,
@@ -128,28 +129,37 @@ def _split(api: httpx.Client, name: str, n: int, report: Report) -> None:
 
 async def _load(target: Target, clients: int, seconds: float, request: Any,
                 ) -> tuple[list[float], list[Any], float]:
-    """``clients`` loops calling ``request(client)`` for ``seconds``: latencies, results, s."""
+    """``clients`` loops, each on its own connection, calling ``request(conn)`` for
+    ``seconds``: latencies (ms), results, elapsed seconds."""
     latencies: list[float] = []
     results: list[Any] = []
-    async with target.async_client(clients) as client:
-        stop = time.perf_counter() + seconds
+    conns = [RawClient(target.url) for _ in range(clients)]
+    stop = time.perf_counter() + seconds
 
-        async def worker() -> None:
-            while time.perf_counter() < stop:
-                t0 = time.perf_counter()
-                results.append(await request(client))
-                latencies.append((time.perf_counter() - t0) * 1000)
+    async def worker(conn: RawClient) -> None:
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            results.append(await request(conn))
+            latencies.append((time.perf_counter() - t0) * 1000)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - t0
-    return latencies, results, elapsed
+    t0 = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(c) for c in conns))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in conns))
+    return latencies, results, time.perf_counter() - t0
 
 
-async def _drain(target: Target, ids: list[str], timeout_s: float = 300) -> None:
-    """Wait until every activation in ``ids`` is recorded."""
+async def _drain(target: Target, ids: list[str], timeout_s: float = 300) -> float:
+    """Wait until every activation in ``ids`` is recorded; when (perf_counter) it was.
+
+    The last id submitted is polled alone (activations of one action finish in about the
+    order they were accepted); once it is there, the time is taken and every other id is
+    checked, untimed (any still missing are waited for, and the time moves on).
+    """
     pending = list(ids)
     deadline = time.monotonic() + timeout_s
+    finished = time.perf_counter()
     async with target.async_client(8) as client:
         async def done(aid: str) -> bool:
             r = await client.get(f"{NS}/activations/{aid}")
@@ -158,14 +168,17 @@ async def _drain(target: Target, ids: list[str], timeout_s: float = 300) -> None
         while pending:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(pending)} activations never recorded")
-            # Oldest first: once the last one answers, the rest are checked in bulk.
             if not await done(pending[-1]):
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.005)
                 continue
+            finished = time.perf_counter()
+            pending.pop()
             flags = []
             for i in range(0, len(pending), 64):
                 flags += await asyncio.gather(*(done(a) for a in pending[i:i + 64]))
+            # Any still missing: the loop polls the last of them, and the time moves on.
             pending = [a for a, ok in zip(pending, flags, strict=True) if not ok]
+    return finished
 
 
 def throughput(target: Target, sizes: Sizes, report: Report) -> None:
@@ -177,17 +190,17 @@ def throughput(target: Target, sizes: Sizes, report: Report) -> None:
         _blocking(api, name)
     url = f"{NS}/actions/{name}"
 
-    async def ping(client: httpx.AsyncClient) -> int:
-        return (await client.get("/ping")).status_code
+    async def ping(conn: RawClient) -> int:
+        return (await conn.request("GET", "/ping"))[0]
 
-    async def blocking(client: httpx.AsyncClient) -> int:
-        return (await client.post(url + "?blocking=true&result=true", json={})).status_code
+    async def blocking(conn: RawClient) -> int:
+        return (await conn.request("POST", url + "?blocking=true&result=true", b"{}"))[0]
 
-    async def nonblocking(client: httpx.AsyncClient) -> str:
-        r = await client.post(url, json={})
-        if r.status_code != 202:
-            raise RuntimeError(f"non-blocking invoke → {r.status_code}: {r.text[:200]}")
-        return str(r.json()["activationId"])
+    async def nonblocking(conn: RawClient) -> str:
+        status, body = await conn.request("POST", url, b"{}")
+        if status != 202:
+            raise RuntimeError(f"non-blocking invoke → {status}: {body[:200]!r}")
+        return str(orjson.loads(body)["activationId"])
 
     for clients in sizes.levels:
         floor_lat, _, floor_s = asyncio.run(_load(target, clients, sizes.seconds / 2, ping))
@@ -209,8 +222,8 @@ def throughput(target: Target, sizes: Sizes, report: Report) -> None:
         async def fire_and_drain(clients: int = clients) -> tuple[list[float], float]:
             t0 = time.perf_counter()
             lat, ids, _ = await _load(target, clients, sizes.seconds, nonblocking)
-            await _drain(target, ids)
-            return lat, len(ids) / (time.perf_counter() - t0)
+            finished = await _drain(target, ids)
+            return lat, len(ids) / (finished - t0)
 
         lat, rate = asyncio.run(fire_and_drain())
         report.add(Figure(f"throughput non-blocking, {clients} clients", "act/s", [rate],
@@ -403,21 +416,20 @@ def memory(target: Target, sizes: Sizes, report: Report) -> None:
     before = {n: rss_mb(pid) for n, pid in target.services.items()}
     url = f"{NS}/actions/{name}?blocking=true&result=true"
 
-    async def invoke(client: httpx.AsyncClient) -> int:
-        return (await client.post(url, json={})).status_code
-
     async def run_all(total: int, clients: int = 8) -> None:
-        async with target.async_client(clients) as client:
-            left = [total]
+        left = [total]
 
-            async def worker() -> None:
+        async def worker(conn: RawClient) -> None:
+            try:
                 while left[0] > 0:
                     left[0] -= 1
-                    code = await invoke(client)
-                    if code != 200:
-                        raise RuntimeError(f"invoke → {code}")
+                    status, body = await conn.request("POST", url, b"{}")
+                    if status != 200:
+                        raise RuntimeError(f"invoke → {status}: {body[:200]!r}")
+            finally:
+                await conn.aclose()
 
-            await asyncio.gather(*(worker() for _ in range(clients)))
+        await asyncio.gather(*(worker(RawClient(target.url)) for _ in range(clients)))
 
     t0 = time.perf_counter()
     asyncio.run(run_all(sizes.activations))
