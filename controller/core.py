@@ -42,6 +42,8 @@ class Controller:
     throttles: Throttles = field(init=False)
 
     def __post_init__(self) -> None:
+        self._unsent: dict[str, bytes] = {}  # invalidations the bus refused, by key
+        self._resender: asyncio.Task[None] | None = None
         self.auth = Authenticator(self.store)
         self.entities = EntityStore(self.store)
         mode = self.settings.balancer
@@ -67,8 +69,26 @@ class Controller:
         msg = orjson.dumps({"key": doc_id, "instanceId": self._instance})
         try:
             await self.bus.publish(topics.CACHE_INVALIDATION, msg)
-        except Exception as exc:  # the write stands; peers' caches expire by revision checks
-            logger.warning("cache invalidation not sent", key=doc_id, error=repr(exc))
+        except Exception as exc:  # the write stands; its invalidation goes once the bus is back
+            logger.warning("cache invalidation delayed", key=doc_id, error=repr(exc))
+            self._unsent[doc_id] = msg
+            if self._resender is None or self._resender.done():
+                self._resender = asyncio.create_task(self._resend())
+
+    async def _resend(self) -> None:
+        """Send the invalidations a bus outage held back (else peers keep stale entries)."""
+        delay = 0.5
+        while self._unsent:
+            await asyncio.sleep(delay)
+            doc_id, msg = next(iter(self._unsent.items()))
+            try:
+                await self.bus.publish(topics.CACHE_INVALIDATION, msg)
+            except Exception:
+                delay = min(delay * 2, 2.0)
+                continue
+            if self._unsent.get(doc_id) == msg:
+                del self._unsent[doc_id]
+            delay = 0.0
 
     async def _listen_invalidations(self) -> None:
         async for raw in self._invalidations:
@@ -85,6 +105,9 @@ class Controller:
         self._invalidations = self.bus.subscribe(topics.CACHE_INVALIDATION,
                                                  group=f"cacheInvalidation{self._instance}")
         self._listener = asyncio.create_task(self._listen_invalidations())
+        on_recovery = getattr(self.bus, "on_recovery", None)
+        if on_recovery is not None:  # peers' invalidations may have been lost meanwhile
+            on_recovery(self.entities.forget_all)
         await self.auth.seed()
         if self.registry is not None:
             await self.registry.start()
@@ -92,6 +115,8 @@ class Controller:
         await self.balancer.start()
 
     async def stop(self) -> None:
+        if self._resender is not None:
+            self._resender.cancel()
         self._listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._listener

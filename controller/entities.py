@@ -60,6 +60,10 @@ class EntityStore:
     def forget(self, doc_id: str) -> None:
         self._cache.pop(doc_id, None)
 
+    def forget_all(self) -> None:
+        """Drop every cached entity (invalidations may have been missed)."""
+        self._cache.clear()
+
     async def get(self, fqn: FQN, cls: type[E]) -> E:
         """The entity, 404 when absent, 409 when the name belongs to another collection."""
         found = await self.get_optional(fqn, cls)

@@ -28,7 +28,7 @@ import re
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -114,6 +114,7 @@ class KafkaBus:
         self._down_since: float | None = None  # monotonic time the broker went away
         self._reason = ""
         self._watch: asyncio.Task[None] | None = None
+        self._recovery_listeners: list[Callable[[], None]] = []
         self._subscriptions: weakref.WeakSet[KafkaAckSubscription] = weakref.WeakSet()
 
     @property
@@ -207,6 +208,11 @@ class KafkaBus:
         since = time.monotonic() - (self._down_since or time.monotonic())
         return {"status": "down", "for_s": round(since, 1), "reason": self._reason}
 
+    def on_recovery(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` each time the broker is back after an outage (messages sent
+        during it are lost: e.g. cache invalidations a consumer should assume it missed)."""
+        self._recovery_listeners.append(listener)
+
     def _trip(self, reason: str, error: str = "") -> None:
         """Fail publishes at once until the watch finds a broker that accepts connections."""
         if self._healthy:
@@ -221,6 +227,8 @@ class KafkaBus:
                 if not self._healthy:
                     self._healthy, self._down_since = True, None
                     logger.info("kafka reachable again", servers=self.settings.bootstrap)
+                    for listener in self._recovery_listeners:
+                        listener()
             else:
                 self._trip("no broker accepts connections")
 
