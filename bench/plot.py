@@ -110,3 +110,29 @@ def plot(reports: list[Report], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(canvas.png())
     return path
+
+
+def from_json(dirs: list[Path]) -> list[Report]:
+    """Reports rebuilt from the suite's JSON (each figure's p50 stands for its samples)."""
+    import json
+
+    from .core import Figure, Report
+
+    reports = []
+    for d in dirs:
+        for path in sorted(d.glob("*.json")):
+            data = json.loads(path.read_text())
+            report = Report(data["benchmark"], data["deployment"], data["quick"])
+            for f in data["figures"]:
+                report.add(Figure(f["figure"], f["unit"],
+                                  [] if f["p50"] is None else [f["p50"]],
+                                  floor=f["floor"], floor_p50=f["floor_p50"]))
+            reports.append(report)
+    return reports
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python -m bench.plot OUT.png DIR [DIR...]: one chart from earlier runs' JSON
+    print(plot(from_json([Path(d) for d in sys.argv[2:]]), Path(sys.argv[1])))
