@@ -45,7 +45,8 @@ def test_the_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "demo.log"
-    env = {**os.environ, "PWSK_LOG_LEVEL": "warning"}
+    # Processes, as tests.servers does (standalone's default is Docker when there is one).
+    env = {**os.environ, "PWSK_LOG_LEVEL": "warning", "PWSK_CONTAINERS": "process"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "pwsk.standalone", "--demo", "--port",
                                  str(port), "--data-dir", str(tmp_path)], cwd=ROOT, env=env,
