@@ -327,20 +327,21 @@ def wait_record(api: httpx.Client, activation_id: str, timeout_s: float = 60) ->
 # --- finding the warm proxy of an action, for the direct /run floor ------------------------
 
 
-def find_proxy(target: Target, action: str, tag: str, family: str = "") -> str | None:
+def find_proxy(target: Target, action: str, tag: str, family: str = "",
+               probe: Callable[[], object] | None = None) -> str | None:
     """``http://host:port`` of the warm proxy that runs ``action`` (code marked ``tag``).
 
-    Processes: the proxy whose action directory holds the tagged code. Docker: the container
-    named after the action, or (a stem cell keeps its own name) the one of this deployment's
-    invokers whose /action holds the tagged code. The Node proxy keeps code in memory, so for
-    ``family="nodejs"``: the oldest Node proxy (the first Node action took the first stem
-    cell; the stem cells started after it are younger).
+    Processes: the proxy whose action directory holds the tagged code; the Node proxy keeps
+    code in memory, so for ``family="nodejs"`` the Node proxy that burns CPU while ``probe``
+    invokes the action. Docker (action files live on a tmpfs the engine does not show): the
+    container named after the action, else (a stem cell keeps its own name) the one of this
+    deployment's containers of that kind whose CPU time grows while ``probe`` runs.
     """
     if target.backend != "process":
-        return _find_docker_proxy(target, action, tag, family)
+        return _find_docker_proxy(target, action, family, probe)
     found = _find_process_proxy(target, tag)
-    if found is None and family == "nodejs":
-        found = _find_process_proxy(target, tag, "proxy.js")
+    if found is None and family == "nodejs" and probe is not None:
+        found = _find_process_proxy(target, tag, "proxy.js", probe)
     return found
 
 
@@ -351,18 +352,23 @@ def _listening(proc: psutil.Process) -> str | None:
     return None
 
 
-def _find_process_proxy(target: Target, tag: str, script: str = "") -> str | None:
+def _find_process_proxy(target: Target, tag: str, script: str = "",
+                        probe: Callable[[], object] | None = None) -> str | None:
     procs: list[psutil.Process] = []
     for pid in target.services.values():
         with contextlib.suppress(psutil.Error):
             procs += psutil.Process(pid).children(recursive=True)
-    if script:
-        node = []
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                if any(arg.endswith(script) for arg in proc.cmdline()):
-                    node.append((proc.create_time(), proc))
-        return _listening(min(node, key=lambda x: x[0])[1]) if node else None
+    if script and probe is not None:
+        node = [p for p in procs if _quiet(lambda p=p: any(a.endswith(script)
+                                                            for a in p.cmdline()), False)]
+
+        def cpu(p: psutil.Process) -> float:
+            return _quiet(lambda: sum(p.cpu_times()[:2]), 0.0)
+
+        before = {p.pid: cpu(p) for p in node}
+        probe()
+        busiest = max(node, key=lambda p: cpu(p) - before[p.pid], default=None)
+        return _listening(busiest) if busiest is not None else None
     for proc in procs:
         with contextlib.suppress(psutil.Error, OSError):
             cwd = Path(proc.cwd())
@@ -370,6 +376,13 @@ def _find_process_proxy(target: Target, tag: str, script: str = "") -> str | Non
             if any(tag in p.read_text(errors="replace") for p in files):
                 return _listening(proc)
     return None
+
+
+def _quiet(call: Callable[[], Any], default: Any) -> Any:
+    try:
+        return call()
+    except (psutil.Error, OSError):
+        return default
 
 
 def docker_api() -> httpx.Client:
@@ -391,33 +404,42 @@ def _docker_containers(target: Target) -> list[dict[str, Any]]:
     return sorted(mine, key=lambda c: c.get("Created", 0))
 
 
-def _holds(container: dict[str, Any], tag: str) -> bool:
+KIND_LABELS = {"python": "python:3.11", "nodejs": "nodejs:20", "native": "blackbox"}
+
+
+def _cpu_ns(container: dict[str, Any]) -> int:
     with docker_api() as docker:
-        r = docker.get(f"/containers/{container['Id']}/archive", params={"path": "/action"})
-    return r.status_code == 200 and tag.encode() in r.content
+        stats = docker.get(f"/containers/{container['Id']}/stats",
+                           params={"stream": "false", "one-shot": "true"}).json()
+    return int(stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage", 0))
 
 
-def _docker_container(target: Target, action: str, tag: str,
-                      family: str = "") -> dict[str, Any] | None:
+def _docker_container(target: Target, action: str, family: str,
+                      probe: Callable[[], object] | None) -> dict[str, Any] | None:
     containers = _docker_containers(target)
     for c in containers:
         if any(n.endswith(f"_{action}") for n in c.get("Names", [])):
             return c
-    if family == "nodejs":
-        node = [c for c in containers if c.get("Labels", {}).get("pwsk.kind") == "nodejs:20"]
-        return node[0] if node else None
-    return next((c for c in containers if _holds(c, tag)), None)
+    kind = KIND_LABELS.get(family or "python")
+    candidates = [c for c in containers if c.get("Labels", {}).get("pwsk.kind") == kind]
+    if probe is None or not candidates:
+        return None
+    before = {c["Id"]: _cpu_ns(c) for c in candidates}
+    probe()
+    return max(candidates, key=lambda c: _cpu_ns(c) - before[c["Id"]])
 
 
-def _find_docker_proxy(target: Target, action: str, tag: str, family: str) -> str | None:
-    c = _docker_container(target, action, tag, family)
+def _find_docker_proxy(target: Target, action: str, family: str,
+                       probe: Callable[[], object] | None) -> str | None:
+    c = _docker_container(target, action, family, probe)
     for net in (c or {}).get("NetworkSettings", {}).get("Networks", {}).values():
         if net.get("IPAddress"):
             return f"http://{net['IPAddress']}:8080"
     return None
 
 
-def proxy_rss_mb(target: Target, action: str, tag: str) -> float | None:
+def proxy_rss_mb(target: Target, action: str, tag: str,
+                 probe: Callable[[], object] | None = None) -> float | None:
     """Memory of the warm container of ``action``: PSS of its proxy process, or the
     container's cgroup usage under Docker."""
     if target.backend == "process":
@@ -434,7 +456,7 @@ def proxy_rss_mb(target: Target, action: str, tag: str) -> float | None:
                         # server, which RSS would count once per proxy.
                         return float(proc.memory_full_info().pss) / 2**20
         return None
-    container = _docker_container(target, action, tag)
+    container = _docker_container(target, action, "python", probe)
     if container is None:
         return None
     with docker_api() as docker:

@@ -89,7 +89,8 @@ def latency(target: Target, sizes: Sizes, report: Report) -> None:
             ms = timed(lambda name=name: _blocking(api, name), sizes.invokes)  # type: ignore[misc]
             if kind == "python":
                 _split(api, name, max(5, sizes.invokes // 10), report)
-            proxy = find_proxy(target, name, tag, kind)
+            proxy = find_proxy(target, name, tag, kind,
+                               lambda name=name: [_blocking(api, name) for _ in range(20)])
             # Measured after the platform's series: direct calls add sentinels to the
             # container's log stream, so the platform never uses this container again.
             floor = direct_run(proxy, sizes.floor) if proxy else []
@@ -405,7 +406,8 @@ def memory(target: Target, sizes: Sizes, report: Report) -> None:
         put_action(api, name, noop_exec("python", tag))
         for _ in range(sizes.warmup):
             _blocking(api, name)
-        warm = proxy_rss_mb(target, name, tag)
+        warm = proxy_rss_mb(target, name, tag,
+                            lambda: [_blocking(api, name) for _ in range(20)])
         if warm is not None:
             process = target.backend == "process"
             report.add(Figure("warm python container", "MB", [warm],
