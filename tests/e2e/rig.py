@@ -119,6 +119,7 @@ class Brew:
     telegram: list[dict[str, Any]]  # sendMessage bodies the fake received
     bridge: dict[str, float]  # the bridge's /metrics
     simulator_log: str
+    events: list[tuple[int, int, Any, Any]] = field(default_factory=list)  # check-threshold
 
     def series(self, tank: str, sensor: str) -> list[tuple[int, float]]:
         return sorted((r["timestamp"], r["value"]) for r in self.published
@@ -341,6 +342,7 @@ class Rig:
         """The compressed brew with its two overheats, then wait until the platform is done
         with it: every reading stored (or 120 s), every Telegram message sent."""
         observer = Observer(self.loop, self.broker_url, f"{self.prefix}/#")
+        since_ms = int(time.time() * 1000)
         try:
             started = time.monotonic()
             args = ["--time-scale", str(TIME_SCALE), "--interval", str(INTERVAL_S),
@@ -376,9 +378,26 @@ class Rig:
         wait_until(lambda: self.metrics()["pending"] == 0, 30)
         brew.stored = self.stored_readings()
         brew.telegram = list(self.telegram_sent)
+        brew.events = threshold_events(self.server, since_ms)
         brew.bridge = self.metrics()
         self.brew = brew
         return brew
+
+
+def threshold_events(server: Server, since_ms: int) -> list[tuple[int, int, Any, Any]]:
+    """What check-threshold decided since ``since_ms``, in the order it ran: (start, reading
+    timestamp, value, event) for each activation that did not answer "none" (diagnostics)."""
+    out = []
+    with server.client() as api:
+        answer = api.get("/api/v1/namespaces/_/activations",
+                         params={"name": "check-threshold", "since": since_ms,
+                                 "limit": 200, "docs": "true"})
+        for act in answer.json() if answer.status_code == 200 else []:
+            result = act.get("response", {}).get("result", {})
+            if result.get("event") != "none":
+                out.append((act.get("start", 0), result.get("timestamp", 0),
+                            result.get("value"), result.get("event") or result.get("error")))
+    return sorted(out)
 
 
 def doc_id(reading: dict[str, Any]) -> str:

@@ -64,7 +64,9 @@ def test_one_telegram_message_per_overheat_episode(rig: Rig) -> None:
             episode_of[value] = number
         elif value <= MASH_MAX_C - HYSTERESIS:
             alarmed = False
+    # On failure: what check-threshold decided, in the order it ran (start, reading, value).
     texts = [m["text"] for m in brew.telegram]
+    why = f"{texts}; check-threshold decided (start, reading, value, event): {brew.events}"
     sent = [(t.split(":", 1)[0], float(re.findall(r" is (?:back to )?([\d.]+) C", t)[0]))
             for t in texts]
     alarms = [value for kind, value in sent if kind == "ALARM"]
@@ -72,12 +74,12 @@ def test_one_telegram_message_per_overheat_episode(rig: Rig) -> None:
     # One alarm per episode, each with a reading of its own episode; one clear after each,
     # with a reading back under the maximum. (Fires are not ordered: the clear may name a
     # later reading than the first one under the line, when activations ran out of order.)
-    assert sorted(episode_of.get(v, 0) for v in alarms) == list(range(1, len(FAULTS) + 1)), texts
-    assert len(clears) == len(FAULTS), texts
+    assert sorted(episode_of.get(v, 0) for v in alarms) == list(range(1, len(FAULTS) + 1)), why
+    assert len(clears) == len(FAULTS), why
     mash = {value for _, value in brew.series("mash", "temperature")}
-    assert all(v in mash and v <= MASH_MAX_C - HYSTERESIS for v in clears), texts
-    assert len(texts) == 2 * len(FAULTS), texts
-    assert all("mash tank temperature" in t for t in texts), texts
+    assert all(v in mash and v <= MASH_MAX_C - HYSTERESIS for v in clears), why
+    assert len(texts) == 2 * len(FAULTS), why
+    assert all("mash tank temperature" in t for t in texts), why
     assert all(m["chat_id"] == "42" for m in brew.telegram)
 
 

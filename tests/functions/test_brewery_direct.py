@@ -117,8 +117,51 @@ def test_notify_telegram(telegram: str, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("TELEGRAM_CHAT_ID", "42")
     sent = notify_telegram.main(event)
     assert sent["sent"] is True and FakeTelegram.sent == [{"chat_id": "42", "text": "ALARM: hot"}]
+    # Two changes told at once (a late reading showed a whole episode): two messages.
+    both = {**event, "messages": ["ALARM: was hot", "OK: cool again"]}
+    assert notify_telegram.main(both)["count"] == 2
+    assert [m["text"] for m in FakeTelegram.sent[1:]] == ["ALARM: was hot", "OK: cool again"]
     monkeypatch.setenv("TELEGRAM_TOKEN", "WRONG")
     assert notify_telegram.main(event)["error"] == "Telegram refused the message: Unauthorized"
+
+
+# Two episodes: 69.6 alone above the maximum, 65.3 back under it, 69.9, then 60.9 and 53.4.
+EPISODES = [65.0, 69.6, 65.3, 69.9, 60.9, 53.4]
+
+
+@pytest.mark.parametrize("order", [
+    [0, 1, 2, 3, 4, 5],  # in time order
+    [0, 2, 1, 3, 4, 5],  # the clear before the alarm: one episode came and went meanwhile
+    [2, 4, 0, 3, 1, 5],
+    [5, 4, 3, 2, 1, 0],  # all backwards
+    [3, 0, 5, 2, 4, 1],
+])
+def test_out_of_order_readings_tell_each_episode_once(db: dict[str, Any],
+                                                      order: list[int]) -> None:
+    told: list[str] = []
+    for i in order:
+        out = check_threshold.main(reading(EPISODES[i], 1000 + i, **db))
+        assert out.get("event") in ("none", "alarm", "clear"), out
+        told += out.get("messages", [])
+        assert out.get("message") == (out["messages"][-1] if "messages" in out else None)
+    alarms = sorted(m for m in told if m.startswith("ALARM"))
+    assert alarms == ["ALARM: mash tank temperature is 69.6 C, above the maximum of 67 C.",
+                      "ALARM: mash tank temperature is 69.9 C, above the maximum of 67 C."]
+    clears = [m for m in told if m.startswith("OK")]
+    assert len(clears) == 2 and len(told) == 4, told
+    assert "OK: mash tank temperature is back to 65.3 C (maximum 67 C)." in clears
+    # Seen again (a redelivery): nothing more to tell.
+    assert check_threshold.main(reading(EPISODES[1], 1001, **db))["event"] == "none"
+
+
+def test_readings_long_before_the_newest_are_stale(db: dict[str, Any]) -> None:
+    assert check_threshold.main(reading(60, 10_000_000, **db))["event"] == "none"
+    late = check_threshold.main(reading(80, 10_000_000 - 600_001, **db))
+    assert late["event"] == "stale"
+    # Just within: an overheat that came and went before the newest reading, told whole.
+    recent = check_threshold.main(reading(80, 10_000_000 - 599_999, **db))
+    assert recent["event"] == "clear" and [m[:6] for m in recent["messages"]] == ["ALARM:",
+                                                                                  "OK: ma"]
 
 
 class _Channel(BaseHTTPRequestHandler):
