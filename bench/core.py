@@ -409,8 +409,9 @@ KIND_LABELS = {"python": "python:3.11", "nodejs": "nodejs:20", "native": "blackb
 
 def _cpu_ns(container: dict[str, Any]) -> int:
     with docker_api() as docker:
+        # Not one-shot: that answer can be stale.
         stats = docker.get(f"/containers/{container['Id']}/stats",
-                           params={"stream": "false", "one-shot": "true"}).json()
+                           params={"stream": "false"}).json()
     return int(stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage", 0))
 
 
@@ -426,7 +427,9 @@ def _docker_container(target: Target, action: str, family: str,
         return None
     before = {c["Id"]: _cpu_ns(c) for c in candidates}
     probe()
-    return max(candidates, key=lambda c: _cpu_ns(c) - before[c["Id"]])
+    grown = {c["Id"]: _cpu_ns(c) - before[c["Id"]] for c in candidates}
+    busiest = max(candidates, key=lambda c: grown[c["Id"]])
+    return busiest if grown[busiest["Id"]] > 0 else None
 
 
 def _find_docker_proxy(target: Target, action: str, family: str,
