@@ -142,10 +142,14 @@ def base_url(apihost: str, apiversion: str = "v1") -> str:
         raise ValueError("An API host must be provided.")
     if not host.lower().startswith(("http://", "https://")):
         host = "https://" + host
-    url = httpx.URL(host)
+    base = f"{host}/api/{apiversion or 'v1'}"
+    try:
+        url = httpx.URL(base)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"'{base}' is not a valid URL: {exc}") from None
     if not url.host:
         raise ValueError(f"The API host '{apihost}' is not a valid URL.")
-    return f"{host}/api/{apiversion or 'v1'}"
+    return base
 
 
 def quote_segment(segment: str) -> str:
@@ -462,7 +466,10 @@ class _Base:
             headers = {k: v for k, v in headers.items() if k != "Authorization"}
         content = None
         if call.body is not None:
-            content = orjson.dumps(call.body)
+            try:
+                content = orjson.dumps(call.body)
+            except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+                raise ClientError(400, f"The request cannot be sent as JSON: {exc}.") from None
             headers["Content-Type"] = "application/json"
         request = http.build_request(
             call.method,

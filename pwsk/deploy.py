@@ -151,7 +151,7 @@ def load(path: Path) -> Plan:
     """Read and validate a manifest into the entities to create."""
     try:
         data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8, a NUL
         raise ManifestError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: a manifest is a mapping")

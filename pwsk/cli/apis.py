@@ -193,7 +193,7 @@ def read_swagger(filename: str) -> str:
 
     try:
         text = Path(filename).read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name, or not UTF-8
         raise invalid(f"Error reading swagger file '{filename}': {exc}") from None
     if filename.endswith(("yaml", "yml")):
         import yaml

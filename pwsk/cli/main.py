@@ -46,6 +46,13 @@ class Pwsk(click.Group):
         **extra: Any,
     ) -> Any:
         try:
+            # A shell passes bytes; those that are not UTF-8 arrive as lone surrogates, which
+            # no request or file name can carry.
+            for arg in sys.argv[1:] if args is None else args:
+                try:
+                    arg.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise click.UsageError(f"the argument {arg!r} is not valid UTF-8.") from None
             code = super().main(
                 args, prog_name or "pwsk", complete_var, standalone_mode=False, **extra
             )

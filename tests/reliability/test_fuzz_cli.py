@@ -111,3 +111,19 @@ def test_cli_never_shows_a_traceback(own_server: Server, cli_env: Path) -> None:
 
     run()
     assert os.getcwd() == str(cli_env)
+
+
+@pytest.mark.parametrize("args", [
+    ["trigger", "list", "--apiversion", "a\x12b"],  # a control character in the URL
+    ["action", "update", "x", "-t", "99999999999999999999999"],  # beyond 64 bits
+    ["activation", "get", "\udc80x"],  # a byte that is not UTF-8, as a shell passes it
+    ["admin", "user", "create", "\udc80x"],
+    ["api", "create", "-c", "\x00"],  # a NUL in a file name
+    ["deploy", "\x00"],
+], ids=["control-char", "huge-int", "not-utf8", "not-utf8-admin", "nul-swagger", "nul-manifest"])
+def test_inputs_that_once_crashed(own_server: Server, cli_env: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["--apihost", own_server.url, "-u", GUEST, *args])
+    FIGURES["CLI argument lists fuzzed"] += 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: "), result.stderr
