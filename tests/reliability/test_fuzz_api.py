@@ -275,3 +275,46 @@ def test_admin_operations_never_5xx(own_server: Server, api_doc: dict[str, Any],
     problems = _fuzz(own_server, api_doc, mode, auth=SYSTEM, prefix="/admin")
     assert not problems, "\n".join(problems[:30])
     assert_alive(own_server)
+
+
+_HTTP_FIELD = st.one_of(
+    _SWAGGER_VALUE, st.integers(-5, 1000), st.sampled_from(["200", "204", "302", "abc", "",
+                                                             "text/html", "aGVsbG8=", "\u0000"]))
+
+
+@pytest.mark.timeout(120)
+@given(result=st.dictionaries(
+    st.sampled_from(["headers", "statusCode", "body", "error", "html", "text", "svg",
+                     "Content-Type", "x"]),
+    st.one_of(_HTTP_FIELD, st.dictionaries(
+        st.sampled_from(["Content-Type", "content-type", "Location", "Set-Cookie", "x-a",
+                         "bad header", "a\nb"]), _HTTP_FIELD, max_size=3)), max_size=4),
+       extension=st.sampled_from(["http", "json", "text", "html", "svg"]))
+@settings(max_examples=400, deadline=None, database=None, phases=[Phase.generate],
+          suppress_health_check=list(HealthCheck))
+def test_web_action_results_of_any_shape_never_5xx(raw_client: httpx.Client,
+                                                   web_echo: str, result: dict[str, Any],
+                                                   extension: str) -> None:
+    """What a web action returns becomes the HTTP response: any shape of it either works or
+    is a 4xx, unless the action itself asked for a 5xx status."""
+    response = raw_client.post(f"/api/v1/web/guest/default/{web_echo}.{extension}",
+                               json={"r": result})
+    FIGURES["REST requests fuzzed (web action results)"] += 1
+    asked = str(result.get("statusCode", ""))
+    if response.status_code >= 500 and asked.strip().isdigit() and int(asked) >= 500:
+        return
+    assert response.status_code < 500, f"{result} .{extension}: {response.text[:300]}"
+
+
+@pytest.fixture(scope="module")
+def web_echo(raw_client: httpx.Client) -> str:
+    """A web action that answers whatever result the request asks for."""
+    r = raw_client.put("/api/v1/namespaces/_/actions/webecho?overwrite=true", json={
+        "exec": {"kind": "python:3.11", "code": "def main(args):\n    return args['r']\n"},
+        "annotations": [{"key": "web-export", "value": True}]},
+        headers={"authorization": _basic(GUEST.encode())})
+    assert r.status_code == 200, r.text
+    works = raw_client.post("/api/v1/web/guest/default/webecho.http",
+                            json={"r": {"body": "hi", "statusCode": 201}})
+    assert (works.status_code, works.text) == (201, "hi")
+    return "webecho"

@@ -54,7 +54,8 @@ def _values(files: Path) -> st.SearchStrategy[str]:
                          '{"a": 1}', "-1", "0", "99999999999999999999", "1e400", "NaN",
                          "true", "", " ", "-", "--", "@", "=", "a=b", str(files / "code.py"),
                          str(files / "missing.py"), str(files / "params.json"),
-                         str(files / "manifest.yaml"), str(files), "/dev/null"]),
+                         str(files / "manifest.yaml"), str(files), "/dev/null",
+                         "\udc80x", "a\x00b", "a\x12b", "-99999999999999999999999"]),
         st.integers().map(str),
         st.dictionaries(st.text(max_size=5), st.integers(), max_size=2).map(json.dumps),
     )
