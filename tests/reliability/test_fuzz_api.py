@@ -164,6 +164,7 @@ _PATHS = st.sampled_from([
     "/api/v1/web/guest/default/f0.json", "/couch/_/db0", "/couch/_/db0/doc",
     "/couch/_/db0/_all_docs", "/couch/_/db0/_find", "/gw/guest/api/x",
     "/api/v1/web/whisk.system/apimgmt/createApi", "/api/v1/namespaces/_/limits",
+    "/realtime/c0", "/realtime/guest/c0", "/admin/keys", "/admin/subjects/nobody/block",
 ])
 def _basic(raw: bytes) -> str:
     return "Basic " + base64.b64encode(raw).decode()
