@@ -141,3 +141,24 @@ def test_a_forged_sentinel_neither_cuts_nor_shows(api: httpx.Client) -> None:
         record = invoke(api, "forger").json()
         assert record["response"]["status"] == "success"
         assert [line.split(": ", 1)[1] for line in record["logs"]] == ["before", "after"]
+
+
+def test_the_engines_on_the_host_are_out_of_reach(api: httpx.Client) -> None:
+    """From a container the host answers on the API port only: not Kafka, Consul, the store,
+    the MQTT broker or a Docker daemon over TCP (the engines listen on loopback)."""
+    code = ("import os, socket, urllib.parse\ndef main(args):\n"
+            "    api = urllib.parse.urlsplit(os.environ['__OW_API_HOST'])\n"
+            "    out = {}\n"
+            "    for port in (api.port, 9092, 8500, 5984, 1883, 2375, 2376):\n"
+            "        try:\n"
+            "            socket.create_connection((api.hostname, port), timeout=3).close()\n"
+            "            out[str(port)] = 'open'\n"
+            "        except OSError as exc:\n"
+            "            out[str(port)] = type(exc).__name__\n"
+            "    return {'api': str(api.port), 'ports': out}\n")
+    put_action(api, "scanner", code)
+    FIGURES["hostile actions tried"] += 1
+    result = invoke(api, "scanner", result="true").json()
+    ports = result["ports"]
+    assert ports.pop(result["api"]) == "open"  # the one way out, by design
+    assert "open" not in ports.values(), ports
