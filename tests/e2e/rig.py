@@ -390,7 +390,7 @@ def threshold_events(server: Server, since_ms: int) -> list[tuple[int, int, Any,
     out = []
     with server.client() as api:
         answer = api.get("/api/v1/namespaces/_/activations",
-                         params={"name": "check-threshold", "since": since_ms,
+                         params={"name": "brewery/check-threshold", "since": since_ms,
                                  "limit": 200, "docs": "true"})
         for act in answer.json() if answer.status_code == 200 else []:
             result = act.get("response", {}).get("result", {})

@@ -28,7 +28,8 @@ def test_every_published_reading_is_stored_once(rig: Rig) -> None:
     record = {"deployment": DEPLOYMENT, "readings": len(brew.published),
               "stored": len(brew.stored), "episodes": brew.episodes(),
               "telegram": len(brew.telegram), "brew_s": round(brew.brew_s, 1),
-              "settle_s": round(brew.settle_s, 1), "bridge": brew.bridge}
+              "settle_s": round(brew.settle_s, 1), "bridge": brew.bridge,
+              "threshold_events": brew.events}
     path = Path(os.environ.get("PWSK_ARTIFACTS") or ROOT / "artifacts") / "e2e" / DEPLOYMENT
     path.mkdir(parents=True, exist_ok=True)
     (path / "brew.json").write_text(json.dumps(record, indent=2) + "\n")
