@@ -79,7 +79,10 @@ class ForkServer:
                 sys.executable,
                 [sys.executable, str(ZYGOTE), str(PROXIES["python"]), str(theirs.fileno()),
                  str(os.getpid())],
-                {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                # Not the invoker's environment: a forked proxy's /proc/self/environ is
+                # the fork server's, and actions must not find the invoker's settings there.
+                {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
                 setsid=True,

@@ -53,7 +53,9 @@ def main(args):
     print("out", os.environ.get("PWSK_SECRET_OF_INVOKER"), os.environ["__OW_ACTION_NAME"])
     print("err", file=sys.stderr)
     code = subprocess.run(["true"]).returncode
-    return {"code": code, "cwd": os.getcwd(), "argv": sys.argv[1:]}
+    with open("/proc/self/environ", "rb") as f:
+        leaked = b"PWSK_SECRET_OF_INVOKER" in f.read()
+    return {"code": code, "cwd": os.getcwd(), "argv": sys.argv[1:], "leaked": leaked}
 """
 
 
@@ -71,6 +73,7 @@ def test_forked_proxy_runs_logs_and_sees_only_its_environment(
         assert result["code"] == 0  # SIGCHLD is back to default: subprocesses report status
         assert result["cwd"].endswith("action")
         assert result["argv"] == ["--port", str(container.port)]
+        assert result["leaked"] is False  # not even in the initial environment block
         logs = await container.collect_logs(5, True)
         assert logs.complete
         assert [(x.stream, x.text) for x in logs.lines] == [
