@@ -214,12 +214,14 @@ def throughput(target: Target, sizes: Sizes, report: Report) -> None:
         asyncio.run(_load(target, clients, min(1.0, sizes.seconds), blocking))
         lat, codes, secs = asyncio.run(_load(target, clients, sizes.seconds, blocking))
         bad = [c for c in codes if c != 200]
-        if bad:
-            raise RuntimeError(f"{len(bad)} blocking invokes failed: {bad[:5]}")
+        if len(bad) > len(codes) // 10:
+            raise RuntimeError(f"{len(bad)} of {len(codes)} blocking invokes failed: {bad[:5]}")
         report.add(Figure(f"throughput blocking, {clients} clients", "act/s",
-                          [len(lat) / secs], floor=f"GET /ping rate, {clients} clients",
+                          [(len(codes) - len(bad)) / secs],
+                          floor=f"GET /ping rate, {clients} clients",
                           floor_p50=floor_rate, higher_is_better=True,
-                          target=">= 2000/s standalone" if clients >= 8 else ""))
+                          target=">= 2000/s standalone" if clients >= 8 else "",
+                          note=f"{len(bad)} failed: {sorted(set(bad))}" if bad else ""))
         report.add(Figure(f"  latency blocking, {clients} clients", "ms", lat,
                           floor=f"GET /ping, {clients} clients",
                           floor_p50=Figure("", "", floor_lat).stats()["p50"]))
