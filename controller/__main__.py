@@ -23,6 +23,7 @@ from pwsk.settings import Settings
 from pwsk.store import open_store
 
 from .app import create_app
+from .auth import KeySettingError, default_subjects
 
 
 async def serve(settings: Settings) -> None:
@@ -51,7 +52,12 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     log.configure(os.environ.get("PWSK_LOG_LEVEL", "info"))
-    asyncio.run(serve(Settings()))
+    settings = Settings()
+    try:
+        default_subjects(settings)  # refuse missing or well-known keys before anything starts
+    except KeySettingError as exc:
+        raise SystemExit(f"pwsk controller: {exc}") from None
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ itself is never stored, returned by a list or written to a log. Documents writte
 keys were hashed (``key`` instead of ``keyHash``) are hashed in place on start.
 ``{_id: "namespace/<ns>", uuid}`` finds a namespace's owner (web actions); per-namespace
 limits live in ``{_id: "<ns>/limits"}``. ``guest`` and ``whisk.system`` are created on start
-with OpenWhisk's well-known development keys; keys of ``whisk.system`` are administrators'.
+with the keys of ``PWSK_GUEST_KEY`` and ``PWSK_SYSTEM_KEY``, or OpenWhisk's well-known
+development keys when those are unset; with ``PWSK_REFUSE_DEFAULT_KEYS=true`` (a deployment,
+see docker-compose.yml) a controller refuses to start without its own keys
+(``default_subjects``). Keys of ``whisk.system`` are administrators'.
 
 The hot path stays cheap: a verified key is remembered under an HMAC of ``uuid:key`` with a
 per-process random pepper, so a warm request costs one HMAC, not a PBKDF2 run. Documents are
@@ -39,6 +42,7 @@ from typing import Any
 from pwsk import log
 from pwsk.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from pwsk.messages import Identity
+from pwsk.settings import Settings
 from pwsk.store import SUBJECTS, Json, Store
 
 logger = log.get("pwsk.auth")
@@ -48,6 +52,7 @@ GUEST_KEY = ("23bc46b1-71f6-4ed5-8c54-816aa4f8c502:"
 SYSTEM_KEY = ("789c46b1-71f6-4ed5-8c54-816aa4f8c502:"
               "abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP")
 DEFAULT_SUBJECTS = {"guest": GUEST_KEY, "whisk.system": SYSTEM_KEY}
+WELL_KNOWN_UUIDS = frozenset(k.partition(":")[0] for k in DEFAULT_SUBJECTS.values())
 ADMIN_NAMESPACE = "whisk.system"
 CACHE_TTL_S = 10.0
 REFUSED_TTL_S = 10.0
@@ -63,6 +68,45 @@ KEY_LENGTH = 64  # as OpenWhisk's keys
 # Web actions get a key of their own for their owner's namespace (see ``by_namespace``).
 WEB_KEY_LIFETIME_MS = 24 * 3600 * 1000
 WEB_KEY_RENEW_MS = 3600 * 1000  # renewed this long before expiry: an action may run 5 min
+
+
+class KeySettingError(ValueError):
+    """An initial key in the settings is malformed, missing or a refused well-known one."""
+
+
+def default_subjects(settings: Settings) -> dict[str, str]:
+    """The initial ``{namespace: "uuid:key"}`` from the settings (the well-known keys where
+    unset). Raises ``KeySettingError`` (naming the variable, never the key) for a malformed
+    key, and with ``refuse_default_keys`` for a missing or well-known one."""
+    chosen = {"guest": ("PWSK_GUEST_KEY", settings.guest_key.get_secret_value()),
+              "whisk.system": ("PWSK_SYSTEM_KEY", settings.system_key.get_secret_value())}
+    out: dict[str, str] = {}
+    for namespace, (variable, value) in chosen.items():
+        value = value.strip()
+        if not value:
+            if settings.refuse_default_keys:
+                raise KeySettingError(
+                    f"{variable} is not set and PWSK_REFUSE_DEFAULT_KEYS is true: give "
+                    f"{namespace} a key of its own, uuid:key (e.g. python3 -c 'import uuid,"
+                    "secrets; print(uuid.uuid4(), secrets.token_hex(32), sep=\":\")')")
+            out[namespace] = DEFAULT_SUBJECTS[namespace]
+            continue
+        uuid, sep, key = value.partition(":")
+        try:
+            uuidlib.UUID(uuid)
+        except ValueError:
+            uuid = ""
+        if not sep or not uuid or len(key) < 32 or any(c in ":\n\r\t " for c in key):
+            raise KeySettingError(f"{variable} must be uuid:key with a key of at least 32 "
+                                  "characters and no colon or blank")
+        if uuid in WELL_KNOWN_UUIDS and settings.refuse_default_keys:
+            raise KeySettingError(
+                f"{variable} is (or has the uuid of) one of OpenWhisk's published development "
+                "keys and PWSK_REFUSE_DEFAULT_KEYS is true: choose a secret key")
+        out[namespace] = value
+    if out["guest"].partition(":")[0] == out["whisk.system"].partition(":")[0]:
+        raise KeySettingError("PWSK_GUEST_KEY and PWSK_SYSTEM_KEY must have different uuids")
+    return out
 
 
 def parse_basic(header: str | None) -> tuple[str, str]:
@@ -142,8 +186,13 @@ def _usable(doc: Json | None) -> bool:
 
 
 class Authenticator:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, subjects: dict[str, str] | None = None, *,
+                 revoke_well_known: bool = False) -> None:
         self.store = store
+        # The initial keys seed() creates: default_subjects(settings), or the well-known ones;
+        # revoke_well_known: seed() also revokes the well-known keys an earlier start made.
+        self.subjects = dict(subjects or DEFAULT_SUBJECTS)
+        self.revoke_well_known = revoke_well_known
         self.on_write: Callable[[str], Awaitable[None]] | None = None
         self._docs: dict[str, tuple[float, _Entry | None]] = {}
         self._verified: OrderedDict[bytes, str] = OrderedDict()  # HMAC → the hash it matched
@@ -154,12 +203,19 @@ class Authenticator:
         self._web_keys: dict[str, tuple[int, str, str]] = {}  # ns → (expires ms, uuid, key)
         self._web_lock = asyncio.Lock()
 
+    @classmethod
+    def from_settings(cls, store: Store, settings: Settings) -> Authenticator:
+        """With the initial keys of the settings; raises ``KeySettingError`` (see
+        ``default_subjects``)."""
+        return cls(store, default_subjects(settings),
+                   revoke_well_known=settings.refuse_default_keys)
+
     # --- start-up ----------------------------------------------------------------------
 
     async def seed(self) -> None:
         """Create the default subjects if they are missing (idempotent), then hash any key
         stored in the clear by an older version."""
-        for namespace, api_key in DEFAULT_SUBJECTS.items():
+        for namespace, api_key in self.subjects.items():
             uuid, _, key = api_key.partition(":")
             if await self.store.get(SUBJECTS, uuid) is None:
                 doc = await self._identity_doc(namespace, namespace, uuid, key)
@@ -167,6 +223,12 @@ class Authenticator:
                 with contextlib.suppress(Conflict):
                     await self.store.put(SUBJECTS, doc)
             await self._ensure_owner(namespace, uuid)
+        if self.revoke_well_known:
+            for uuid in WELL_KNOWN_UUIDS:
+                published = await self.store.get(SUBJECTS, uuid)
+                if published is not None and not published.get("revoked"):
+                    with contextlib.suppress(NotFound):
+                        await self.revoke(uuid)
         await self.migrate()
 
     async def migrate(self) -> int:

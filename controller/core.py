@@ -44,7 +44,7 @@ class Controller:
     def __post_init__(self) -> None:
         self._unsent: dict[str, bytes] = {}  # invalidations the bus refused, by key
         self._resender: asyncio.Task[None] | None = None
-        self.auth = Authenticator(self.store)
+        self.auth = Authenticator.from_settings(self.store, self.settings)
         self.entities = EntityStore(self.store)
         mode = self.settings.balancer
         if mode == "auto":

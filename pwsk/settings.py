@@ -7,7 +7,7 @@ Engines are picked by URL-like values so one code base serves both deployments:
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # How long log collection waits for the proxy's sentinels after a run returns.
     log_sentinel_wait_s: float = Field(default=2.0, gt=0)
     container_start_timeout_s: float = Field(default=30.0, gt=0)
+
+    # The initial keys (``uuid:key``) of ``guest`` and ``whisk.system``, created on the first
+    # start; empty: OpenWhisk's well-known development keys. With refuse_default_keys (set by
+    # docker-compose.yml) a controller will not start with a missing or well-known key.
+    guest_key: SecretStr = SecretStr("")
+    system_key: SecretStr = SecretStr("")
+    refuse_default_keys: bool = False
 
     max_blocking_wait_ms: int = Field(default=60_000, gt=0)
     # Default throttles for namespaces without their own limits document (spec 6.4).

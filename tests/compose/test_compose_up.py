@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ import pytest
 
 from controller.sharding import java_hash
 from tests.distributed import bridge_address, engines
-from tests.servers import GUEST, ROOT, free_port
+from tests.servers import ROOT, free_port
 
 # The first test also provisions: on a new machine Compose is built from source (minutes).
 pytestmark = [pytest.mark.docker, pytest.mark.kafka, pytest.mark.consul, pytest.mark.couchdb,
@@ -34,7 +35,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.kafka, pytest.mark.consul, pytest.
 OVERRIDE = ROOT / "tests" / "compose" / "host-engines.yml"
 PWSK = ("controller0", "controller1", "invoker", "gateway")
 ENGINES = ("couchdb", "kafka", "consul")
-AUTH = httpx.BasicAuth(*GUEST.split(":", 1))
+# docker-compose.yml refuses OpenWhisk's published keys: the stack gets keys of its own.
+GUEST_KEY = f"{uuid.uuid4()}:{secrets.token_hex(32)}"
+SYSTEM_KEY = f"{uuid.uuid4()}:{secrets.token_hex(32)}"
+AUTH = httpx.BasicAuth(*GUEST_KEY.split(":", 1))
 CODE = "import socket\n\ndef main(args):\n    return {'host': socket.gethostname(), **args}\n"
 
 
@@ -116,6 +120,8 @@ def stack() -> Iterator[Stack]:
         # Required by the production file; the host's engines take no credentials.
         "COUCHDB_PASSWORD": secrets.token_hex(8),
         "MQTT_PASSWORD": secrets.token_hex(8),
+        "PWSK_GUEST_KEY": GUEST_KEY,
+        "PWSK_SYSTEM_KEY": SYSTEM_KEY,
         "PWSK_TEST_STORE": f"{urls['couchdb']}?prefix={tag}_",
         "PWSK_TEST_BUS": f"{urls['kafka']}?prefix={tag}-",
         "PWSK_TEST_REGISTRY": f"{urls['consul']}?prefix={tag}",
