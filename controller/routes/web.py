@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -221,6 +222,10 @@ def render(ext: str, result: Any, rest: str, headers: dict[str, str]) -> Respons
     return Response(value, media_type=media, headers=headers)
 
 
+_HEADER_NAME = re.compile(r"\A[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_HEADER_VALUE = re.compile(r"\A[\t\x20-\x7e\x80-\xff]*\Z")
+
+
 def render_http(result: Any, headers: dict[str, str]) -> Response:
     invalid = BadRequest("Response is not valid 'message/http'.")
     if not isinstance(result, dict):
@@ -236,6 +241,10 @@ def render_http(result: Any, headers: dict[str, str]) -> Response:
             if isinstance(v, dict | list) or v is None:
                 raise invalid
             text = str(v).lower() if isinstance(v, bool) else str(v)
+            # What HTTP cannot carry (a name that is not a token, a line break or a byte
+            # beyond Latin-1 in a value) would make the server drop the connection.
+            if not _HEADER_NAME.match(str(key)) or not _HEADER_VALUE.match(text):
+                raise invalid
             extra.append((str(key), text))
     status = result.get("statusCode", result.get("code"))
     try:

@@ -21,7 +21,7 @@ from bridge.routes import Router, decode_payload
 from pwsk.limits import json_depth_exceeds
 from tests.reliability.conftest import FIGURES
 
-FUZZ = settings(max_examples=400, deadline=None, database=None, phases=[Phase.generate],
+FUZZ = settings(max_examples=250, deadline=None, database=None, phases=[Phase.generate],
                 suppress_health_check=list(HealthCheck))
 CONFIG = {"broker": {"url": "mqtt://127.0.0.1:1883"},
           "api": {"host": "http://127.0.0.1:3233", "key": "a:b"}}

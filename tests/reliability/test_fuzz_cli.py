@@ -28,7 +28,7 @@ from pwsk.cli.main import cli
 from tests.reliability.conftest import FIGURES
 from tests.servers import GUEST, Server
 
-EXAMPLES = 500
+EXAMPLES = 300
 SKIPPED = {("standalone",), ("activation", "poll"), ("property", "set"), ("property", "unset"),
            ("sdk", "install")}
 FIXED = {"-u", "--auth", "--apihost", "--cert", "--key", "--help", "-h", "--version"}

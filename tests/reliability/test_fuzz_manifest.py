@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pwsk.deploy import ManifestError, Plan, load
 from tests.reliability.conftest import FIGURES
 
-FUZZ = settings(max_examples=500, deadline=None, database=None, phases=[Phase.generate],
+FUZZ = settings(max_examples=250, deadline=None, database=None, phases=[Phase.generate],
                 suppress_health_check=list(HealthCheck))
 KEYS = ["project", "name", "packages", "p0", "actions", "a0", "function", "runtime", "main",
         "include", "inputs", "annotations", "limits", "web-export", "web", "native", "docker",

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from tests.reliability.conftest import FIGURES
 from tests.runtimes.proxy_harness import ECHO_ACTIONS, FAMILIES, Proxy, make_zip
 
-EXAMPLES = 120
+EXAMPLES = 80
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
                 suppress_health_check=list(HealthCheck))
 
