@@ -182,6 +182,7 @@ class ProcessContainer:
         self._proc: asyncio.subprocess.Process | _Forked | None = None
         self._logs = LogBuffer()
         self._readers: list[asyncio.Task[None]] = []
+        self._pipes: list[asyncio.BaseTransport] = []  # a forked proxy's stdout and stderr
         self._paused = False
 
     @property
@@ -226,20 +227,30 @@ class ProcessContainer:
 
     async def _fork(self, server: ForkServer, env: dict[str, str]) -> None:
         loop = asyncio.get_running_loop()
+        # The proxy's socket, bound and listening before the fork: ready at once.
+        listener = socket.socket()
         pipes = [os.pipe(), os.pipe()]
         try:
-            pid = await server.spawn(self.port, str(self._dir), env, [w for _, w in pipes])
+            listener.bind((self.host, 0))
+            listener.listen(128)
+            self.port = listener.getsockname()[1]
+            pid = await server.spawn(self.port, str(self._dir), env,
+                                     [*(w for _, w in pipes), listener.fileno()])
         except BaseException:
             for r, w in pipes:
                 os.close(r)
                 os.close(w)
             raise
+        finally:
+            listener.close()  # the proxy has its own copy
         readers = []
         for r, w in pipes:
             os.close(w)
             reader = asyncio.StreamReader(limit=2**16, loop=loop)
             protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-            await loop.connect_read_pipe(lambda p=protocol: p, os.fdopen(r, "rb", 0))  # type: ignore[misc]
+            transport, _ = await loop.connect_read_pipe(lambda p=protocol: p,  # type: ignore[misc]
+                                                        os.fdopen(r, "rb", 0))
+            self._pipes.append(transport)
             readers.append(reader)
         self._proc = _Forked(pid)
         self._readers = [
@@ -304,6 +315,8 @@ class ProcessContainer:
         for task in self._readers:
             task.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)
+        for pipe in self._pipes:
+            pipe.close()
         await asyncio.to_thread(shutil.rmtree, self._dir, True)
 
     async def collect_logs(self, wait_s: float, sentinels: bool) -> CollectedLogs:

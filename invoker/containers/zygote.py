@@ -4,7 +4,8 @@ Started once per ``ProcessFactory`` as ``python zygote.py PROXY FD PARENT_PID``:
 the Python proxy (``runtimes/python/proxy.py``) and everything the proxy imports, says it is
 ready on the socket ``FD``, then serves one request per message::
 
-    {"port": 8123, "cwd": "/tmp/pwsk-action-x", "env": {...}}  + 2 fds (stdout, stderr)
+    {"port": 8123, "cwd": "/tmp/pwsk-action-x", "env": {...}}
+        + fds: stdout, stderr, and the proxy's listening socket (optional)
     → {"pid": 4242}  or  {"error": "..."}
 
 For each request it forks; the child becomes what ``python proxy.py --port PORT`` would
@@ -54,14 +55,35 @@ def _stream(fd: int, mode: str) -> io.TextIOWrapper:
                             write_through=True)
 
 
+def _adopt_listener(proxy: ModuleType, fd: int) -> None:
+    """Serve on the socket the invoker bound and put in listening state before the fork.
+
+    Connections queue in its backlog from the start, so the container is ready as soon as
+    it exists (no readiness polling), and no other process can take the port meanwhile.
+    """
+    listener = socket.socket(fileno=fd)
+
+    def server_bind(server: Any) -> None:
+        server.socket.close()
+        server.socket = listener
+        server.server_address = listener.getsockname()[:2]
+        server.server_name, server.server_port = (str(server.server_address[0]),
+                                                  server.server_address[1])
+
+    proxy.ProxyServer.server_bind = server_bind
+    proxy.ProxyServer.server_activate = lambda server: None  # already listening
+
+
 def _child(proxy: ModuleType, sock: socket.socket, request: dict[str, Any],
-           fds: list[int]) -> None:
+           fds: list[int], zygote: int) -> None:
     """In the forked child: become the proxy. Never returns."""
     code = 0
     try:
         sock.close()
         os.setsid()
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != zygote:
+            os._exit(1)  # the fork server died before the line above: nobody would kill us
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -69,7 +91,7 @@ def _child(proxy: ModuleType, sock: socket.socket, request: dict[str, Any],
         os.dup2(null, 0)
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
-        for fd in (null, *fds):
+        for fd in (null, *fds[:2]):
             os.close(fd)
         env = {str(k): str(v) for k, v in request["env"].items()}
         os.environ.clear()
@@ -84,6 +106,8 @@ def _child(proxy: ModuleType, sock: socket.socket, request: dict[str, Any],
         sys.argv = [proxy.__file__ or "proxy.py", "--port", str(request["port"])]
         sys.modules.pop(MODULE, None)
         sys.modules["__main__"] = proxy  # as when proxy.py runs as the main script
+        if len(fds) > 2:
+            _adopt_listener(proxy, fds[2])
         proxy.main(["--port", str(request["port"])])
     except SystemExit as exc:  # the action called sys.exit: the proxy ends, as it would
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -110,18 +134,19 @@ def serve(proxy_path: str, fd: int, parent: int) -> None:
     # Children are reaped by the kernel; the invoker watches each one with a pidfd.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    me = os.getpid()
     sock.send(b'{"ready": true}')
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+            message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
         except OSError:
             return
         if not message:
             return  # the invoker closed its end
         try:
             request = json.loads(message)
-            if len(fds) != 2:
-                raise ValueError(f"expected 2 file descriptors, got {len(fds)}")
+            if len(fds) not in (2, 3):
+                raise ValueError(f"expected 2 or 3 file descriptors, got {len(fds)}")
             pid = os.fork()
         except (OSError, ValueError) as exc:
             for fd_ in fds:
@@ -129,7 +154,7 @@ def serve(proxy_path: str, fd: int, parent: int) -> None:
             sock.send(json.dumps({"error": str(exc)}).encode())
             continue
         if pid == 0:
-            _child(proxy, sock, request, fds)
+            _child(proxy, sock, request, fds, me)
         for fd_ in fds:
             os.close(fd_)
         sock.send(json.dumps({"pid": pid}).encode())
