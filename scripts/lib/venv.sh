@@ -1,18 +1,20 @@
 # Sourced by scripts: make sure the project's virtualenv exists and is current.
 # The venv lives in a cache directory outside the repo (PWSK_CACHE, default ~/.cache/pwsk),
 # and is re-synced only when pyproject.toml, the lock or this file change.
-# Dependencies come from requirements/lock.txt: every package of pwsk[test] (and pip and
-# setuptools, which build pwsk) pinned with its sha256, installed with --require-hashes;
+# Dependencies come from requirements/lock.txt (every package pwsk needs, and pip and
+# setuptools, which build it) and requirements/test.txt (what the tests add), each pinned
+# with its sha256 and installed with --require-hashes;
 # pwsk itself is then installed (editable) with --no-deps and no build isolation, so nothing
 # unhashed is fetched. The lock holds the wheels of CPython 3.11 on Linux x86_64; elsewhere
 # the same versions are installed from the index without hashes (with a warning).
-# `pwsk_lock` rewrites the lock after a change to pyproject.toml's dependencies.
+# `pwsk_lock` rewrites the locks after a change to pyproject.toml's dependencies.
 set -euo pipefail
 PWSK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PWSK_CACHE="${PWSK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pwsk}"
 PWSK_VENV="${PWSK_VENV:-$PWSK_CACHE/venv}"
 PWSK_LOCK="$PWSK_ROOT/requirements/lock.txt"
-export PWSK_ROOT PWSK_CACHE PWSK_VENV PWSK_LOCK
+PWSK_TEST_LOCK="$PWSK_ROOT/requirements/test.txt"
+export PWSK_ROOT PWSK_CACHE PWSK_VENV PWSK_LOCK PWSK_TEST_LOCK
 
 pwsk_python() {
   for candidate in python3.11 python3.12 python3.13 python3; do
@@ -33,7 +35,8 @@ sys.exit(not (sys.version_info[:2] == (3, 11) and sys.platform == "linux"
 pwsk_venv() {
   mkdir -p "$PWSK_CACHE"
   local stamp="$PWSK_VENV/.pwsk-stamp" want python pip
-  want="$(cat "$PWSK_ROOT/pyproject.toml" "$PWSK_LOCK" "$PWSK_ROOT/scripts/lib/venv.sh" |
+  want="$(cat "$PWSK_ROOT/pyproject.toml" "$PWSK_LOCK" "$PWSK_TEST_LOCK" \
+              "$PWSK_ROOT/scripts/lib/venv.sh" |
           sha256sum | cut -c1-16)-$PWSK_ROOT"
   if [ ! -x "$PWSK_VENV/bin/python" ]; then
     "$(pwsk_python)" -m venv "$PWSK_VENV"
@@ -43,21 +46,23 @@ pwsk_venv() {
     python="$PWSK_VENV/bin/python"
     pip=("$python" -m pip install -q --disable-pip-version-check)
     if _pwsk_lock_fits "$python"; then
-      "${pip[@]}" --require-hashes --only-binary=:all: -r "$PWSK_LOCK" >&2
+      "${pip[@]}" --require-hashes --only-binary=:all: -r "$PWSK_LOCK" -r "$PWSK_TEST_LOCK" >&2
     else
       echo "pwsk: $PWSK_LOCK is for CPython 3.11 on Linux x86_64: installing its" \
            "versions without hash checks" >&2
-      "${pip[@]}" -r <(sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' "$PWSK_LOCK") >&2
+      "${pip[@]}" -r <(sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' "$PWSK_LOCK" \
+                         "$PWSK_TEST_LOCK") >&2
     fi
-    "${pip[@]}" --no-deps --no-build-isolation -e "$PWSK_ROOT" >&2
+    PYTHONWARNINGS=ignore "${pip[@]}" --no-deps --no-build-isolation -e "$PWSK_ROOT" >&2
     echo "$want" > "$stamp"
   fi
   export PATH="$PWSK_VENV/bin:$PATH"
 }
 
-# Rewrite requirements/lock.txt: pip resolves pwsk[test] (plus pip and setuptools) for this
-# venv's Python, keeping the versions the venv has (PWSK_LOCK_UPGRADE=1: the newest ones),
-# and the lock records each wheel's sha256 as the index gives it. Needs a 3.11 venv.
+# Rewrite the locks: pip resolves pwsk (plus pip and setuptools) into requirements/lock.txt,
+# and pwsk[test] into requirements/test.txt (what lock.txt lacks), for this venv's Python,
+# keeping the versions the venv has (PWSK_LOCK_UPGRADE=1: the newest ones); each wheel's
+# sha256 is recorded as the index gives it. Needs a CPython 3.11 venv on Linux x86_64.
 pwsk_lock() {
   local python="$PWSK_VENV/bin/python" work
   [ -x "$python" ] || pwsk_venv
@@ -67,31 +72,47 @@ pwsk_lock() {
     { "$python" -m pip freeze --exclude-editable --all | grep -v '^setuptools=='; } \
       >"$work/constraints.txt"
   fi
+  _pwsk_lock_resolve "$python" "$work" "$PWSK_LOCK" /dev/null "$PWSK_ROOT"
+  if [ "${PWSK_LOCK_UPGRADE:-0}" = 1 ]; then  # the tests get the versions lock.txt has
+    sed -n 's/^\([a-z0-9._-]*==[^ ]*\).*/\1/p' "$PWSK_LOCK" >"$work/constraints.txt"
+  fi
+  _pwsk_lock_resolve "$python" "$work" "$PWSK_TEST_LOCK" "$PWSK_LOCK" "$PWSK_ROOT[test]"
+  rm -rf "$work"
+}
+
+_pwsk_lock_resolve() {  # python work out exclude-lock project → writes out
+  local python="$1" work="$2" out="$3" exclude="$4" target="$5"
   "$python" -m pip install -q --disable-pip-version-check --dry-run --ignore-installed \
     --only-binary=:all: --report "$work/report.json" -c "$work/constraints.txt" \
-    "$PWSK_ROOT[test]" pip "setuptools>=77" >&2
-  "$python" - "$work/report.json" >"$PWSK_LOCK.tmp" <<'PY'
+    "$target" pip "setuptools>=77" >&2
+  "$python" - "$work/report.json" "$exclude" "$target" >"$out.tmp" <<'PY'
 import json
+import re
 import sys
 
-report = json.load(open(sys.argv[1]))
-print("# Every package pwsk[test] needs, and pip and setuptools (they build pwsk), pinned with")
-print("# the sha256 of its wheel for CPython 3.11 on Linux x86_64; scripts/lib/venv.sh installs")
-print("# them with --require-hashes. Generated by `source scripts/lib/venv.sh && pwsk_lock`")
-print("# (after a change to pyproject.toml's dependencies); do not edit by hand.")
+report, exclude, target = json.load(open(sys.argv[1])), open(sys.argv[2]).read(), sys.argv[3]
+locked = {m.lower() for m in re.findall(r"^([A-Za-z0-9._-]+)==", exclude, re.M)}
+what = ("what pwsk[test] needs beyond requirements/lock.txt" if target.endswith("[test]")
+        else "every package pwsk needs, and pip and setuptools (they build pwsk)")
+print(f"# {what[0].upper()}{what[1:]}, pinned with")
+by = "scripts/lib/venv.sh" if target.endswith("[test]") else "venv.sh and compose/Dockerfile"
+print("# the sha256 of its wheel for CPython 3.11 on Linux x86_64; installed with --require-hashes")
+print(f"# by {by}. Generated by")
+print("# `source scripts/lib/venv.sh && pwsk_lock` (after a change to pyproject.toml's")
+print("# dependencies); do not edit by hand.")
 rows = []
 for item in report["install"]:
     meta, info = item["metadata"], item["download_info"]
-    if info["url"].startswith("file:"):
-        continue  # pwsk itself
+    name = re.sub(r"[-_.]+", "-", meta["name"]).lower()
+    if info["url"].startswith("file:") or name in locked:
+        continue  # pwsk itself, or in the other lock
     digest = info.get("archive_info", {}).get("hashes", {}).get("sha256")
     if not digest:
         sys.exit(f"no sha256 for {meta['name']} {meta['version']} ({info['url']})")
-    rows.append((meta["name"].lower(), meta["version"], digest))
+    rows.append((name, meta["version"], digest))
 for name, version, digest in sorted(rows):
     print(f"{name}=={version} \\\n    --hash=sha256:{digest}")
 PY
-  mv "$PWSK_LOCK.tmp" "$PWSK_LOCK"
-  rm -rf "$work"
-  echo "pwsk: wrote $PWSK_LOCK ($(grep -c '^[a-z0-9]' "$PWSK_LOCK") packages)" >&2
+  mv "$out.tmp" "$out"
+  echo "pwsk: wrote $out ($(grep -c '^[a-z0-9]' "$out") packages)" >&2
 }

@@ -1,6 +1,7 @@
-"""requirements/lock.txt: every dependency pinned with a hash, and exactly pwsk's.
+"""requirements/{lock,test}.txt: every dependency pinned with a hash, and exactly pwsk's.
 
-The lock is what scripts/lib/venv.sh installs with ``--require-hashes``; these tests parse it
+lock.txt (what pwsk needs, which the image installs too) and test.txt (what its tests add)
+are what scripts/lib/venv.sh installs with ``--require-hashes``; these tests parse them
 and pyproject.toml and walk the installed packages' own requirements (markers evaluated as
 for this interpreter), so a dependency added to pyproject.toml without re-locking fails here.
 """
@@ -17,6 +18,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements" / "lock.txt"
+TEST_LOCK = ROOT / "requirements" / "test.txt"
 BUILD_TOOLS = {"pip", "setuptools"}
 
 
@@ -72,8 +74,9 @@ def closure(roots: list[Requirement]) -> set[str]:
 
 
 def test_every_requirement_is_pinned_with_a_hash() -> None:
-    lock = parse_lock(LOCK.read_text())
-    assert len(lock) > 30 and set(lock) >= BUILD_TOOLS
+    lock, test = parse_lock(LOCK.read_text()), parse_lock(TEST_LOCK.read_text())
+    assert len(lock) > 30 and set(lock) >= BUILD_TOOLS and len(test) > 10
+    assert not set(lock) & set(test), "a package in both locks"
 
 
 def test_the_parser_refuses_what_pip_would_not_check() -> None:
@@ -88,37 +91,43 @@ def test_the_parser_refuses_what_pip_would_not_check() -> None:
         raise AssertionError(f"accepted {bad!r}")
 
 
-def test_the_lock_satisfies_pyproject() -> None:
-    lock = parse_lock(LOCK.read_text())
+def test_the_locks_satisfy_pyproject() -> None:
+    lock, test = parse_lock(LOCK.read_text()), parse_lock(TEST_LOCK.read_text())
     for group, reqs in project().items():
         for req in reqs:
             name = canonicalize_name(req.name)
-            assert name in lock, f"{req} ({group or 'dependencies'}) is not locked"
-            assert req.specifier.contains(lock[name][0], prereleases=True), \
-                f"{req} but the lock has {lock[name][0]}"
+            pinned = lock.get(name) or test.get(name)
+            assert pinned, f"{req} ({group or 'dependencies'}) is not locked"
+            assert req.specifier.contains(pinned[0], prereleases=True), \
+                f"{req} but the lock has {pinned[0]}"
+            if not group:  # the image installs lock.txt only
+                assert name in lock, f"{req} is in test.txt"
     build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     for raw in build:
         req = Requirement(raw)
         assert req.specifier.contains(lock[canonicalize_name(req.name)][0]), raw
 
 
-def test_the_lock_is_the_whole_tree_and_nothing_else() -> None:
-    lock = parse_lock(LOCK.read_text())
+def test_the_locks_are_the_whole_tree_and_nothing_else() -> None:
+    lock, test = parse_lock(LOCK.read_text()), parse_lock(TEST_LOCK.read_text())
     reqs = project()
-    needed = closure(reqs[""] + reqs["test"])
-    assert needed - set(lock) == set(), "needed but not locked (run pwsk_lock)"
-    assert set(lock) - needed - BUILD_TOOLS == set(), "locked but not needed (run pwsk_lock)"
-    # The venv the tests run in was installed from the lock.
-    for name in needed:
-        assert metadata.version(name) == lock[name][0], name
+    runtime = closure(reqs[""])
+    everything = closure(reqs[""] + reqs["test"])
+    assert runtime - set(lock) == set(), "pwsk needs but lock.txt lacks (run pwsk_lock)"
+    assert set(lock) - runtime - BUILD_TOOLS == set(), "locked but not needed (pwsk_lock)"
+    assert set(test) == everything - set(lock), "test.txt is stale (run pwsk_lock)"
+    # The venv the tests run in was installed from the locks.
+    for name in everything:
+        assert metadata.version(name) == {**lock, **test}[name][0], name
 
 
 def test_the_venv_is_installed_from_the_lock_with_hashes() -> None:
     script = (ROOT / "scripts" / "lib" / "venv.sh").read_text()
-    assert '--require-hashes --only-binary=:all: -r "$PWSK_LOCK"' in script
+    assert '--require-hashes --only-binary=:all: -r "$PWSK_LOCK" -r "$PWSK_TEST_LOCK"' in script
     assert '--no-deps --no-build-isolation -e "$PWSK_ROOT"' in script
     assert 'PWSK_LOCK="$PWSK_ROOT/requirements/lock.txt"' in script
     # A change to the lock rebuilds the venv: the stamp hashes it.
     stamp = re.search(r'want="\$\(cat ([^|]+)\|', script)
-    assert stamp and '"$PWSK_LOCK"' in stamp.group(1) and "pyproject.toml" in stamp.group(1)
+    assert stamp and "pyproject.toml" in stamp.group(1)
+    assert '"$PWSK_LOCK"' in stamp.group(1) and '"$PWSK_TEST_LOCK"' in stamp.group(1)
     assert not re.search(r"pip install[^\n]*-e \"\$PWSK_ROOT\[", script)  # no unhashed extras
