@@ -18,7 +18,7 @@ from typing import Any
 from pwsk import log, tid
 from pwsk.activation import Activation, Response, Status
 from pwsk.entities import SEQUENCE, Action, Package, kv_merge, params_dict, truthy
-from pwsk.errors import BadRequest, Messages, NotFound, PwskError
+from pwsk.errors import BadRequest, Conflict, Messages, NotFound, PwskError
 from pwsk.limits import SEQUENCE_MAX_LENGTH
 from pwsk.messages import ActivationMessage, Identity
 from pwsk.names import FQN, parse_fqn
@@ -29,6 +29,7 @@ from .balancer import Balancer
 from .entities import EntityStore, readable_action, readable_package
 
 logger = log.get("pwsk.controller.invoke")
+RECORD_RETRY_S = 120.0  # how long a record the controller makes waits for the store
 Json = dict[str, Any]
 # A component's wait is its own timeout plus this much (OpenWhisk: one minute).
 COMPONENT_GRACE_MS = 60_000
@@ -280,11 +281,22 @@ class Activator:
     async def record(self, activation: Activation) -> None:
         """Store an activation the controller made (sequences, triggers)."""
         self.balancer.remember(activation)
-        try:
-            await self.store.put(ACTIVATIONS, activation.to_doc())
-        except Exception as exc:
-            logger.error("could not store activation", activation=activation.activation_id,
-                         error=repr(exc))
+        # Callers run this in the background: it waits out a store outage (up to a limit).
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + RECORD_RETRY_S, 0.05
+        while True:
+            try:
+                await self.store.put(ACTIVATIONS, activation.to_doc())
+                return
+            except Conflict:  # an earlier attempt that timed out had landed after all
+                return
+            except Exception as exc:
+                if loop.time() >= deadline:
+                    logger.error("could not store activation",
+                                 activation=activation.activation_id, error=repr(exc))
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     async def stop(self) -> None:
         for task in list(self._background):

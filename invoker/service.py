@@ -28,7 +28,7 @@ from .runner import Job, _now_ms
 logger = log.get("pwsk.invoker")
 
 ACTION_CACHE_SIZE = 1024
-STORE_RETRIES = 5
+RECORD_RETRY_S = 120.0  # how long an activation record keeps trying while the store is down
 ACK_RETRY_S = 120.0  # how long a completion ack keeps trying while the bus is down
 MAX_IN_FLIGHT = 10_000  # jobs taken off the topic but not finished (the pool queues them)
 
@@ -173,7 +173,8 @@ class Invoker:
             return
         doc = activation.to_doc()
         delay = 0.05
-        for attempt in range(STORE_RETRIES):
+        deadline = asyncio.get_running_loop().time() + RECORD_RETRY_S
+        while True:
             try:
                 await self.store.put(ACTIVATIONS, doc)
                 return
@@ -181,10 +182,10 @@ class Invoker:
                 # An earlier attempt that timed out had landed after all: ids are unique.
                 return
             except Exception as exc:
-                if attempt == STORE_RETRIES - 1:
+                if asyncio.get_running_loop().time() >= deadline:
                     logger.error("activation record lost", activation=activation.activation_id,
                                  error=repr(exc))
                     return
                 await asyncio.sleep(delay)
-                delay *= 2
+                delay = min(delay * 2, 2.0)
 

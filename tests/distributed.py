@@ -12,6 +12,7 @@ import asyncio
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -74,6 +75,110 @@ class PrivateKafka:
         self._services("down")
 
 
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are all free now."""
+    while True:
+        first = free_port()
+        if first + count > 65535:
+            continue
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+
+
+@dataclass
+class PrivateConsul:
+    """A Consul dev agent of one test's own (its own run dir and ports, through
+    ``scripts/services``), which the test may kill. A dev agent keeps everything in memory:
+    after a restart it is an empty cluster of one."""
+
+    run_dir: Path
+    port: int = field(default_factory=lambda: _free_ports(4))
+
+    @property
+    def url(self) -> str:
+        return f"consul://127.0.0.1:{self.port}"
+
+    def _services(self, command: str) -> None:
+        env = {**os.environ, "PWSK_RUN": str(self.run_dir),
+               "PWSK_CONSUL_PORT": str(self.port)}
+        done = subprocess.run([str(ROOT / "scripts" / "services"), command, "consul"], env=env,
+                              capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RuntimeError(f"scripts/services {command} consul (private) failed:\n"
+                               f"{done.stderr[-4000:]}")
+
+    def up(self) -> None:
+        self._services("up")
+
+    def down(self) -> None:
+        self._services("down")
+
+    def kill(self) -> None:
+        """``kill -9`` the agent (the pid file holds ``pid starttime``)."""
+        pid = int((self.run_dir / "consul.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # a zombie until its parent reaps it; it serves nothing
+
+
+@dataclass
+class PrivateStore:
+    """A pouchdb-server of one test's own on a data directory (not ``--in-memory``, unlike
+    the shared one), so a killed and restarted store still has its data."""
+
+    run_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"couchdb://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        from tests.store.couch import pouchdb_server
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "pouchdb.log", "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(pouchdb_server()), "--dir", str(self.run_dir / "data"), "--host",
+                 "127.0.0.1", "--port", str(self.port), "--config",
+                 str(self.run_dir / "config.json")],
+                cwd=self.run_dir, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("private pouchdb-server did not start:\n" +
+                                   (self.run_dir / "pouchdb.log").read_text(errors="replace"))
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """``kill -9``."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def down(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 def bridge_address() -> str:
     """The host's address on the ``pwsk`` Docker network (created if missing)."""
     from invoker.containers.docker import DockerFactory
@@ -94,6 +199,7 @@ class Stack:
     data_dir: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     specs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    argv: dict[str, list[str]] = field(default_factory=dict)
     auth: str = GUEST
     system_auth: str = SYSTEM
     env: dict[str, str] = field(default_factory=dict)
@@ -120,14 +226,17 @@ class Stack:
         return 0
 
     def spawn(self, name: str, module: str | None = None,
-              env: dict[str, str] | None = None) -> None:
+              env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
         """Start (or restart) one service; without module/env, as it was started before."""
         if module is None or env is None:
             module, env = self.specs[name]
+            args = self.argv.get(name, [])
         self.specs[name] = (module, env)
+        self.argv[name] = list(args or [])
         with open(self.data_dir / f"{name}.log", "ab") as out:
-            self.procs[name] = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
-                                                env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.procs[name] = subprocess.Popen([sys.executable, "-m", module, *self.argv[name]],
+                                                cwd=ROOT, env=env, stdout=out,
+                                                stderr=subprocess.STDOUT)
 
     def kill(self, name: str) -> None:
         """``kill -9`` one service."""
@@ -149,12 +258,14 @@ class Stack:
 
 
 def start_stack(data_dir: Path, controllers: int = 2, invokers: int = 2,
-                extra_env: dict[str, str] | None = None, kafka: str | None = None) -> Stack:
-    """Start the stack on the shared engines; ``kafka`` (a ``kafka://`` url) replaces the
-    shared broker, e.g. with a ``PrivateKafka`` the test may stop."""
+                extra_env: dict[str, str] | None = None, kafka: str | None = None,
+                consul: str | None = None, couchdb: str | None = None) -> Stack:
+    """Start the stack on the shared engines; ``kafka``, ``consul`` or ``couchdb`` (urls)
+    replace a shared engine, e.g. with a ``PrivateKafka`` the test may stop."""
     urls = engines()
-    if kafka is not None:
-        urls["kafka"] = kafka
+    for engine, url in (("kafka", kafka), ("consul", consul), ("couchdb", couchdb)):
+        if url is not None:
+            urls[engine] = url
     tag = f"t{secrets.token_hex(3)}"
     host = bridge_address()
     gw_port = free_port()
