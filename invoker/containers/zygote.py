@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib.util
 import io
 import json
@@ -135,6 +136,10 @@ def serve(proxy_path: str, fd: int, parent: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     me = os.getpid()
+    # Everything imported so far goes to the permanent generation: a child's collections
+    # then never walk (and so never copy-on-write) the pages it shares with the fork server.
+    gc.collect()
+    gc.freeze()
     sock.send(b'{"ready": true}')
     while True:
         try:
