@@ -11,10 +11,10 @@
 # 2. The image is built from compose/Dockerfile with BASE = the local mmdebstrap base of
 #    scripts/lib/docker.sh (no registry is reachable). That base has Python but no pip, and
 #    builds get no index, so the context is staged under the cache with a wheels/ directory
-#    made by `pip download` on the host (pip's own wheel, setuptools, and the dependencies at
-#    the versions of the project's venv). The image carries the hash of its inputs (sources,
-#    Dockerfile, base image, wheel list) in the label pwsk.inputs and is rebuilt only when
-#    that changes.
+#    made by `pip download --require-hashes` on the host from requirements/lock.txt (pip's own
+#    wheel, setuptools and the dependencies; the build checks their hashes again). The image
+#    carries the hash of its inputs (sources, Dockerfile, base image, lock) in the label
+#    pwsk.inputs and is rebuilt only when that changes.
 set -euo pipefail
 PWSK_ROOT="${PWSK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 PWSK_CACHE="${PWSK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pwsk}"
@@ -58,26 +58,21 @@ _pwsk_compose_sources() {  # the files compose/Dockerfile copies (tracked or new
      while read -r f; do [ -f "$f" ] && echo "$f"; done | LC_ALL=C sort -u)
 }
 
-_pwsk_compose_wheels() {  # wheels dir → fills it for the project's dependencies
-  local dest="$1" python="${PWSK_VENV:-$PWSK_CACHE/venv}/bin/python" constraints
+_pwsk_compose_wheels() {  # wheels dir → fills it with requirements/lock.txt's wheels
+  local dest="$1" python="${PWSK_VENV:-$PWSK_CACHE/venv}/bin/python"
   [ -x "$python" ] || python="python3"
-  constraints="$PWSK_COMPOSE_DIR/constraints.txt"
-  "$python" -m pip freeze --exclude-editable >"$constraints"
   mkdir -p "$dest"
-  _pwsk_compose_say "downloading wheels for the image (pip download)"
-  # The project itself is a local directory: pip download fetches its dependencies only.
-  "$python" -m pip download -q --disable-pip-version-check --only-binary=:all: \
-    -c "$constraints" -d "$dest" pip setuptools "$PWSK_COMPOSE_DIR/context" \
+  _pwsk_compose_say "downloading wheels for the image (pip download, hashes checked)"
+  "$python" -m pip download -q --disable-pip-version-check --only-binary=:all: --no-deps \
+    --require-hashes -r "$PWSK_ROOT/requirements/lock.txt" -d "$dest" \
     >"$PWSK_COMPOSE_DIR/pip.log" 2>&1 || { tail -n 30 "$PWSK_COMPOSE_DIR/pip.log" >&2; return 1; }
 }
 
 _pwsk_compose_image() {
   local base="$PWSK_BASE_IMAGE" context="$PWSK_COMPOSE_DIR/context" want files log
   local wheels="$PWSK_COMPOSE_DIR/wheels" key
-  # The wheels are kept between builds while the dependencies and the venv stay the same.
-  key="$({ sha256sum "$PWSK_ROOT/pyproject.toml" | cut -c1-64;
-           "${PWSK_VENV:-$PWSK_CACHE/venv}/bin/python" -m pip freeze --exclude-editable \
-             2>/dev/null || true; } | sha256sum | cut -c1-16)"
+  # The wheels are kept between builds while the lock stays the same.
+  key="$(sha256sum "$PWSK_ROOT/requirements/lock.txt" | cut -c1-16)"
   files="$(_pwsk_compose_sources)"
   want="$({ _pwsk_image_id "$base"; echo "$PWSK_SERVICES_IMAGE $key";
             (cd "$PWSK_ROOT" && echo "$files" | xargs sha256sum compose/Dockerfile); } |

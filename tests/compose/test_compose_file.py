@@ -166,3 +166,19 @@ def test_the_credential_check_would_catch_one() -> None:
     for fine in ("pwsk/settings.py", "controller/auth.py", "pwsk/keys.py",
                  "dashboard/index.html", "functions/brewery/manifest.yaml"):
         assert not SECRET_NAME.search(fine), fine
+
+
+def test_the_image_installs_the_hashed_lock() -> None:
+    dockerfile = (ROOT / "compose" / "Dockerfile").read_text()
+    copy = re.search(r"^COPY (.*requirements/lock\.txt.*) \./$", dockerfile, re.M)
+    assert copy, "compose/Dockerfile does not copy requirements/lock.txt"
+    runs = " ".join(re.findall(r"^RUN (.*?)(?<!\\)$", dockerfile.replace("\\\n", " "), re.M))
+    installs = [i.split() for i in re.findall(r"pip\"? install ([^;&]*)", runs)]
+    # Every install of dependencies checks the lock's hashes; pwsk itself brings none.
+    assert len(installs) == 3 and all(
+        ("--require-hashes" in i and i[-2:] == ["-r", "lock.txt"]) or "--no-deps" in i
+        for i in installs), installs
+    assert sum("--no-deps" in i for i in installs) == 1
+    assert all("--no-index" in i for i in installs if "--no-deps" in i)
+    script = (ROOT / "scripts" / "lib" / "compose.sh").read_text()
+    assert "--require-hashes -r \"$PWSK_ROOT/requirements/lock.txt\"" in script
