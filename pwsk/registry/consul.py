@@ -152,7 +152,26 @@ class ConsulRegistry:
         if response.status_code == 404 and instance in self._registered:
             # The agent forgot us (it restarted, or reaped us after a long pause): re-register.
             logger.warning("invoker unknown to consul; registering again", instance=instance)
-            await self.register_invoker(*self._registered[instance])
+            info, ttl_s = self._registered[instance]
+            await self._restore_claim(info)
+            await self.register_invoker(info, ttl_s)
+
+    async def _restore_claim(self, info: InvokerInfo) -> None:
+        """Write our id claim back (an agent that restarted may have lost its KV store, as a
+        dev agent does), and move the counter past it, so no new invoker takes our id."""
+        key = f"{self.kv_root}/ids/{quote(info.unique_name, safe='')}"
+        counter = f"{self.kv_root}/next-id"
+        while True:
+            current = await self._get_kv(counter)
+            next_id, index = (int(current[0]), current[1]) if current else (0, 0)
+            ops: list[dict[str, Any]] = [
+                {"KV": {"Verb": "set", "Key": key, "Value": _b64(str(info.instance))}}]
+            if next_id <= info.instance:
+                ops.append({"KV": {"Verb": "cas", "Key": counter,
+                                   "Value": _b64(str(info.instance + 1)), "Index": index}})
+            response = await self._request("PUT", "/v1/txn", json=ops, ok=(200, 409))
+            if response.status_code == 200:
+                return
 
     async def deregister_invoker(self, instance: int) -> None:
         self._registered.pop(instance, None)

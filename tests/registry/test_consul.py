@@ -83,3 +83,23 @@ async def test_heartbeat_registers_again_when_the_agent_forgot(
     assert await registry.invokers() == []
     await registry.heartbeat(2)
     assert await registry.invokers() == [info]
+
+
+@pytest.mark.consul
+@consul_only
+async def test_heartbeat_restores_the_id_claim_an_agent_restart_lost(
+        new_registry: RegistryFactory) -> None:
+    """A dev agent keeps its KV store in memory: after a restart the invoker writes its id
+    claim back, so a newcomer does not take a live invoker's id."""
+    registry = new_registry()
+    assert isinstance(registry, ConsulRegistry)
+    first = await registry.claim_invoker_id("host-a")
+    info = InvokerInfo(first, "host-a", 1024)
+    await registry.register_invoker(info, ttl_s=5)
+    async with httpx.AsyncClient(base_url=registry.base_url) as client:  # the restart
+        await client.delete(f"/v1/kv/{registry.kv_root}", params={"recurse": ""})
+        await client.put(f"/v1/agent/service/deregister/{registry.service_id(first)}")
+    await registry.heartbeat(first)
+    assert await registry.invokers() == [info]
+    assert await registry.claim_invoker_id("newcomer") == first + 1
+    assert await registry.claim_invoker_id("host-a") == first
