@@ -66,6 +66,11 @@ async def ping() -> str:
 @router.get("/health", summary="What works and what is degraded (503 while degraded)")
 async def health(ctl: Ctl) -> JSONResponse:
     report = ctl.balancer.health()
+    probe = getattr(ctl.store, "health", None)  # the CouchDB store probes its server
+    if probe is not None:
+        report["store"] = await probe()
+        if report["store"]["status"] != "up":
+            report["status"] = "degraded"
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
 

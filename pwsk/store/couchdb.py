@@ -53,6 +53,7 @@ DEFAULT_PREFIX = "pwsk_"
 # One policy for every call: connecting is quick or the engine is down; a query may wait for
 # an index to catch up with recent writes.
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+HEALTH_TIMEOUT_S = 1.0  # a /health probe of the server
 
 ALL_DOCS_PAGE = 500
 HELPERS = ("pwsk_type", "pwsk_root", "pwsk_path", "pwsk_name", "pwsk_sort")
@@ -150,6 +151,19 @@ class CouchStore:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+    async def health(self) -> dict[str, str]:
+        """``{"status": "up"}`` when the server answers a probe of its activations database
+        within a second, else ``"down"`` with the reason (for the controllers' /health)."""
+        if self._client is None:
+            return {"status": "down", "reason": "store not started"}
+        try:
+            resp = await self._client.get(f"/{self._db(ACTIVATIONS)}", timeout=HEALTH_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            return {"status": "down", "reason": f"couchdb unreachable: {type(exc).__name__}"}
+        if resp.status_code != 200:
+            return {"status": "down", "reason": f"couchdb answered {resp.status_code}"}
+        return {"status": "up"}
 
     async def _ensure_database(self, db: str) -> None:
         resp = await self._request("PUT", f"/{self._db(db)}")
