@@ -137,6 +137,21 @@ async def test_engine_going_down_is_service_unavailable(tmp_path: Path) -> None:
         server.stop()
 
 
+async def test_health_probes_the_server(tmp_path: Path) -> None:
+    server = start_pouchdb(tmp_path)
+    store = CouchStore.from_url(server.store_url())
+    try:
+        assert (await store.health())["status"] == "down"  # not started
+        await store.start()
+        assert await store.health() == {"status": "up"}
+        server.stop()
+        health = await store.health()
+        assert health["status"] == "down" and "unreachable" in health["reason"], health
+    finally:
+        await store.stop()
+        server.stop()
+
+
 async def test_helper_fields_live_in_the_engine_only(store: CouchStore,
                                                      pouchdb: PouchServer) -> None:
     await store.put(WHISKS, {"_id": "ns/p/a", "entityType": "action", "namespace": "ns/p",
