@@ -87,6 +87,7 @@ class Firer:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._not_before = 0.0  # monotonic time before which no fire is sent (after a 429)
+        self.failing: str | None = None  # why the last attempt failed, until a fire succeeds
         self.client = AsyncClient(
             api.host, api.key, namespace=api.namespace, insecure=api.insecure,
             timeout=httpx.Timeout(api.timeout, connect=min(api.timeout, 5.0)),
@@ -132,11 +133,13 @@ class Firer:
             except ClientError as exc:  # NetworkError: no answer at all
                 status, error = exc.status, exc.error
             if response is not None and response.is_success:
+                self.failing = None
                 return self._success(response, attempt)
             if response is not None:
                 error = _error_text(response)
             if not retryable(status):
                 return await self._dead_letter(entry, attempt, status, error, started)
+            self.failing = f"{status or 'no answer'}: {error}"
             pause = self.backoff(attempt)
             if status == 429:
                 pause = max(retry_after(response) or 0.0, pause, MIN_THROTTLE_PAUSE)

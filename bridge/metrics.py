@@ -2,6 +2,8 @@
 
     GET /metrics   counters and gauges (text/plain; version=0.0.4)
     GET /healthz   200 "ok" while connected to the broker, else 503
+    GET /health    what works and what is degraded (JSON; 503 while degraded): the broker
+                   connection, and whether pwsk takes fires or they are being retried
 
 The format is simple enough that a dependency would cost more than it saves.
 """
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 log = logging.getLogger("bridge.metrics")
 
@@ -75,11 +79,13 @@ def parse_metrics(text: str) -> dict[str, float]:
 
 class MetricsServer:
     def __init__(self, metrics: Metrics, host: str, port: int,
-                 healthy: Callable[[], bool] = lambda: True) -> None:
+                 healthy: Callable[[], bool] = lambda: True,
+                 report: Callable[[], dict[str, Any]] | None = None) -> None:
         self.metrics = metrics
         self.host = host
         self.port = port
         self.healthy = healthy
+        self.report = report
         self._server: asyncio.Server | None = None
 
     @property
@@ -126,4 +132,8 @@ class MetricsServer:
             if self.healthy():
                 return "200 OK", "ok\n", "text/plain"
             return "503 Service Unavailable", "not connected to the broker\n", "text/plain"
+        if path == "/health" and self.report is not None:
+            report = self.report()
+            status = "200 OK" if report.get("status") == "ok" else "503 Service Unavailable"
+            return status, json.dumps(report) + "\n", "application/json"
         return "404 Not Found", "try /metrics\n", "text/plain"

@@ -98,7 +98,8 @@ class Bridge:
         self.metrics_server: MetricsServer | None = None
         if config.metrics is not None:
             self.metrics_server = MetricsServer(self.metrics, config.metrics.host,
-                                                config.metrics.port, lambda: self.connected)
+                                                config.metrics.port, lambda: self.connected,
+                                                self.health)
         self._slots = asyncio.Semaphore(config.max_in_flight)
         self._backlog: asyncio.Queue[Entry] = asyncio.Queue()
         self._fires: set[asyncio.Task[None]] = set()
@@ -117,6 +118,17 @@ class Bridge:
     @property
     def connected(self) -> bool:
         return self.metrics.connected == 1
+
+    def health(self) -> dict[str, Any]:
+        """``status`` ok or degraded; the broker connection; pwsk taking fires (``down``
+        with the last failure while fires are being retried); fires owed."""
+        broker = {"status": "up"} if self.connected else {"status": "down"}
+        pwsk: dict[str, str] = {"status": "up"}
+        if self.firer.failing is not None:
+            pwsk = {"status": "down", "reason": self.firer.failing}
+        degraded = broker["status"] != "up" or pwsk["status"] != "up"
+        return {"status": "degraded" if degraded else "ok", "broker": broker, "pwsk": pwsk,
+                "pending": self.metrics.pending, "dead_lettered": self.metrics.dead_lettered}
 
     async def start(self) -> None:
         """Open the journal (queueing what an earlier run owed), then start the tasks.

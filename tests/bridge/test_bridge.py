@@ -119,8 +119,12 @@ async def test_while_pwsk_is_down_fires_wait_and_none_is_lost(
             await wait_until(lambda: bridge.metrics.retried >= 2 * count, "retries")
             assert bridge.metrics.fired == 0
             assert bridge.metrics.in_flight == bridge.metrics.pending == count
+            health = bridge.health()
+            assert health["status"] == "degraded" and health["pwsk"]["status"] == "down", health
+            assert health["broker"] == {"status": "up"} and health["pending"] == count, health
             server = await asyncio.to_thread(start_server, data, None, port)
             await wait_until(lambda: bridge.metrics.fired == count, "fires after restart")
+            assert bridge.health()["status"] == "ok", bridge.health()
             with server.client() as api:
                 await wait_for_count(api, "measurement", count)
             assert bridge.metrics.dead_lettered == 0

@@ -25,7 +25,8 @@ def test_render_is_prometheus_text() -> None:
 async def test_the_server_answers_metrics_and_health() -> None:
     metrics = Metrics()
     healthy = [False]
-    server = MetricsServer(metrics, "127.0.0.1", 0, lambda: healthy[0])
+    report: dict[str, object] = {"status": "degraded", "pwsk": {"status": "down"}}
+    server = MetricsServer(metrics, "127.0.0.1", 0, lambda: healthy[0], lambda: report)
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
@@ -36,6 +37,10 @@ async def test_the_server_answers_metrics_and_health() -> None:
             assert (await client.get("/healthz")).status_code == 503
             healthy[0] = True
             assert (await client.get("/healthz")).text == "ok\n"
+            response = await client.get("/health")
+            assert (response.status_code, response.json()) == (503, report)
+            report["status"] = "ok"
+            assert (await client.get("/health")).status_code == 200
             assert (await client.get("/nope")).status_code == 404
             assert (await client.post("/metrics")).status_code == 405
     finally:
