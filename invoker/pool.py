@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from pwsk import log
@@ -107,7 +106,9 @@ class ContainerPool:
         self.name = name
         self.slots: list[Slot] = []
         self.created = 0  # containers started, stem cells included
-        self._pending: deque[_Request] = deque()
+        # Jobs in line, in arrival order (a dict: O(1) removal of a job that leaves the line).
+        self._pending: dict[_Request, None] = {}
+        self._wanted: dict[Cell, int] = {}  # jobs in line per (kind, memory)
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
@@ -235,7 +236,9 @@ class ContainerPool:
         req = _Request(key, kind, memory, loop.create_future(),
                        hint=f"{job.msg.user.namespace}_{job.action.name}",
                        image=job.action.exec.image if kind == BLACKBOX else None)
-        self._pending.append(req)
+        self._pending[req] = None
+        cell = (kind, memory)
+        self._wanted[cell] = self._wanted.get(cell, 0) + 1
         self._dispatch()
         try:
             slot = await req.future
@@ -252,7 +255,13 @@ class ContainerPool:
 
     def _forget(self, req: _Request) -> None:
         if req in self._pending:
-            self._pending.remove(req)
+            del self._pending[req]
+            cell = (req.kind, req.memory_mb)
+            left = self._wanted[cell] - 1
+            if left:
+                self._wanted[cell] = left
+            else:
+                del self._wanted[cell]
         if req.timer:
             req.timer.cancel()
 
@@ -269,51 +278,84 @@ class ContainerPool:
         action is first in line when a container of it is free takes it. A job waiting for
         a warm container or one being started never holds up the others; the first job that
         needs memory and finds none does hold up later jobs that need memory.
+
+        One pass costs O(containers) to index the free ones plus O(1) per job it looks at,
+        and it stops as soon as nothing is left to hand out (no free warm container, no
+        free stem cell, no start possible): a completion under a backlog of thousands of
+        jobs looks at the first few, not at all of them.
         """
         if self._closed:
             return
         memory_blocked = False
         now = time.monotonic()
         starting: dict[Key, int] = {}
+        idle: dict[Key, list[Slot]] = {}  # free warm containers per action
         for slot in self.slots:
-            if slot.runner is None and slot.key is not None:
-                starting[slot.key] = starting.get(slot.key, 0) + 1
+            if slot.runner is None:
+                if slot.key is not None:
+                    starting[slot.key] = starting.get(slot.key, 0) + 1
+            elif not slot.busy and slot.key is not None:
+                idle.setdefault(slot.key, []).append(slot)
+        stems = self._stems_wanted()
+        for free in idle.values():
+            free.sort(key=lambda s: s.last_used)  # the most recently used last: pop() it
+        free_warm = sum(len(free) for free in idle.values())
         starts = sum(starting.values())
         waiting: dict[Key, int] = {}  # jobs in line for a busy warm container, per action
-        for req in list(self._pending):
+        running: dict[Key, list[float]] = {}  # busy containers' expected ends, per action
+        leaving: list[_Request] = []
+        for req in self._pending:
+            if free_warm == 0 and stems == 0 and (memory_blocked or starts >= MAX_STARTS):
+                break  # nothing left to hand out: the rest of the line stays as it is
             if req.future.done():
-                self._forget(req)
+                leaving.append(req)
                 continue
-            found = self._warm(req.key)
+            found: Slot | None = None
+            mine = idle.get(req.key)
+            if mine:
+                found = mine.pop()
+                found.busy = True
+                free_warm -= 1
+                running.pop(req.key, None)
             if found is None and starting.get(req.key, 0) > 0:
                 starting[req.key] -= 1  # a container of its action is on its way
                 continue
-            if found is None and self._await_warm(req, now, waiting.get(req.key, 0)):
+            if found is None and self._await_warm(req, now, waiting.get(req.key, 0), running):
                 waiting[req.key] = waiting.get(req.key, 0) + 1
                 continue
-            if found is None:
+            if found is None and stems:
                 found = self._stem(req)
+                if found is not None:
+                    stems = self._stems_wanted()
+                    running.pop(req.key, None)
             if found is None:
                 if starts >= MAX_STARTS:
                     continue  # a start finishing wakes it
                 if not memory_blocked and self._new(req):
                     starts += 1
+                    # Evictions may have taken free containers out of the pool.
+                    present = set(self.slots)
+                    for key, free in list(idle.items()):
+                        kept = [s for s in free if s in present]
+                        free_warm -= len(free) - len(kept)
+                        idle[key] = kept
+                    stems = self._stems_wanted()
                     continue  # started for it (or whoever of its action is first then)
                 memory_blocked = True
                 continue
-            self._forget(req)
+            leaving.append(req)
             req.future.set_result(found)
+        for req in leaving:
+            self._forget(req)
         self._replenish()
 
-    def _warm(self, key: Key) -> Slot | None:
-        warm = [s for s in self.slots if s.key == key and not s.busy and s.runner]
-        if not warm:
-            return None
-        slot = max(warm, key=lambda s: s.last_used)
-        slot.busy = True
-        return slot
+    def _stems_wanted(self) -> int:
+        """Free stem cells of a kind and memory some job in line needs (O(containers))."""
+        return sum(1 for s in self.slots if s.key is None and not s.busy
+                   and s.runner is not None and (s.kind, s.memory_mb) in self._wanted)
 
-    def _await_warm(self, req: _Request, now: float, ahead: int) -> bool:
+    def _await_warm(self, req: _Request, now: float, ahead: int,
+                    cache: dict[Key, list[float]] | None = None) -> bool:
         """Whether ``req`` should wait for a busy warm container of its action: one should
         free up sooner than a new container would start (``ahead`` jobs are in line for
         them), and it has not waited that long."""
@@ -326,8 +368,12 @@ class ContainerPool:
         run_s = self._run_s.get(req.key)
         if run_s is None:
             return False
-        running = sorted(max(0.0, s.busy_since + run_s - now) for s in self.slots
-                         if s.key == req.key and s.busy and s.runner is not None)
+        running = cache.get(req.key) if cache is not None else None
+        if running is None:
+            running = sorted(max(0.0, s.busy_since + run_s - now) for s in self.slots
+                             if s.key == req.key and s.busy and s.runner is not None)
+            if cache is not None:
+                cache[req.key] = running
         if not running:
             return False
         rounds, nth = divmod(ahead, len(running))

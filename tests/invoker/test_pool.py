@@ -187,3 +187,34 @@ def test_stem_cells_follow_a_burst_of_cold_starts() -> None:
         assert pool.stats()["prewarm"] == 0
 
     with_pool(check)
+
+
+def test_a_backlog_is_served_in_order_and_cancelled_jobs_leave_it() -> None:
+    async def check(pool: ContainerPool) -> None:
+        await pool.run(job("a"), "1-a")  # warm
+        starts: list[int] = []
+
+        async def one(i: int) -> Activation:
+            act = await pool.run(job("a", payload={"i": i}), "1-a")
+            starts.append(i)
+            return act
+
+        tasks = [asyncio.create_task(one(i)) for i in range(300)]
+        other = asyncio.create_task(pool.run(job("b"), "1-a"))  # behind the backlog
+        await asyncio.sleep(0)
+        gone = tasks[100:200]
+        for task in gone:
+            task.cancel()
+        done = await asyncio.gather(*tasks, other, return_exceptions=True)
+        ran = [a for a in done if isinstance(a, Activation)]
+        assert all(a.response.status == Status.SUCCESS for a in ran)
+        assert {i for i in range(300) if isinstance(done[i], Activation)} >= (
+            set(range(100)) | set(range(200, 300)))
+        # One container at a time: the line is first come, first served, a cancelled job
+        # gives its place up, and ``b`` gets the memory once ``a``'s line is done.
+        assert starts == sorted(starts)
+        assert isinstance(done[-1], Activation)
+        assert pool.stats()["queued"] == 0
+        assert pool._pending == {} and pool._wanted == {}
+
+    with_pool(check, user_memory_mb=256)
