@@ -239,9 +239,16 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
 
         stack.kill("gateway")
         faults.append("gateway kill -9")
+        bridge_health = f"http://127.0.0.1:{metrics_port}"
+        # The bridge's fires find no API: its /health says so (the readings wait).
+        _until(lambda: _health(bridge_health)[0] == 503, "the bridge's /health degraded",
+               30, stack)
+        degraded["gateway (bridge's view)"] = _health(bridge_health)[1]
+        assert degraded["gateway (bridge's view)"]["pwsk"]["status"] == "down", degraded
         time.sleep(OUTAGE_S)
         stack.spawn("gateway")
         _until(lambda: _answers(stack.url + "/ping"), "the gateway back", 60, stack)
+        _until(lambda: _health(bridge_health)[0] == 200, "the bridge's /health ok", 60, stack)
         time.sleep(3)
 
         stack.kill("bridge")
