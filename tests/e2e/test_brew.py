@@ -29,7 +29,7 @@ def test_every_published_reading_is_stored_once(rig: Rig) -> None:
               "stored": len(brew.stored), "episodes": brew.episodes(),
               "telegram": len(brew.telegram), "brew_s": round(brew.brew_s, 1),
               "settle_s": round(brew.settle_s, 1), "bridge": brew.bridge,
-              "threshold_events": brew.events}
+              "threshold_events": brew.events, "missing": brew.missing.splitlines()}
     path = Path(os.environ.get("PWSK_ARTIFACTS") or ROOT / "artifacts") / "e2e" / DEPLOYMENT
     path.mkdir(parents=True, exist_ok=True)
     (path / "brew.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -44,7 +44,8 @@ def test_every_published_reading_is_stored_once(rig: Rig) -> None:
     assert len(set(wanted)) == len(wanted)
     assert sorted(brew.stored) == wanted, (
         f"missing {sorted(set(wanted) - set(brew.stored))[:10]}, "
-        f"extra {sorted(set(brew.stored) - set(wanted))[:10]}\n{rig.bridge_log()}")
+        f"extra {sorted(set(brew.stored) - set(wanted))[:10]}\n{brew.missing}\n"
+        f"bridge log:\n{rig.bridge_log()}")
     # The bridge fired for every message it received and dead-lettered none.
     assert brew.bridge["received"] >= brew.reported
     assert brew.bridge["fired"] == brew.bridge["received"]

@@ -209,3 +209,54 @@ def test_publish_realtime_tries_a_busy_channel_again(monkeypatch: pytest.MonkeyP
         srv.server_close()
     out = publish_realtime.main(reading(64.5, 10, realtime_url=url))  # nobody listens now
     assert out["error"].startswith("the realtime channel is unreachable")
+
+
+class _Store(BaseHTTPRequestHandler):
+    """A CouchDB database that answers each PUT with the next of ``answers`` (then 201)."""
+
+    answers: list[int] = []
+    puts: list[str] = []
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).puts.append(self.path)
+        status = self.answers.pop(0) if self.answers else 201
+        body = json.dumps({"ok": True, "id": "x", "rev": "1-a"} if status == 201 else
+                          {"error": "conflict" if status == 409 else "busy"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_save_measurement_tries_a_busy_store_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(save_measurement, "PAUSE_S", 0.01)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Store)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    db = {"db_url": f"http://127.0.0.1:{srv.server_address[1]}", "db_name": "b"}
+    try:
+        _Store.answers, _Store.puts = [503, 429], []
+        out = save_measurement.main(reading(64.5, 7, **db))
+        assert out["stored"] == "reading:mash:temperature:0000000000007"
+        assert out["duplicate"] is False and len(_Store.puts) == 3
+        # A write that timed out or failed after the store took it: the retry's conflict is
+        # the same reading, stored once.
+        _Store.answers, _Store.puts = [500, 409], []
+        out = save_measurement.main(reading(64.5, 8, **db))
+        assert out["duplicate"] is True and len(_Store.puts) == 2
+        _Store.answers, _Store.puts = [503] * 4, []
+        assert save_measurement.main(reading(64.5, 9, **db))["error"].startswith(
+            "database answered 503")
+        assert len(_Store.puts) == save_measurement.ATTEMPTS
+        _Store.answers, _Store.puts = [400], []
+        assert "400" in save_measurement.main(reading(64.5, 10, **db))["error"]
+        assert len(_Store.puts) == 1  # refused: not tried again
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    out = save_measurement.main(reading(64.5, 11, **db))  # nobody listens now
+    assert out["error"].startswith("the database is unreachable")
