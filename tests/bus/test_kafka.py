@@ -8,12 +8,14 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from pwsk.bus import open_bus, topics
+from pwsk.bus import kafka, open_bus, topics
 from pwsk.bus.kafka import (
     HOUR_MS,
     MINUTE_MS,
@@ -99,6 +101,53 @@ async def test_connections_have_tcp_nodelay(kafka_url: str) -> None:
         for conn in conns:
             sock = conn._writer.transport.get_extra_info("socket")
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        await bus.stop()
+
+
+@pytest.mark.kafka
+async def test_acknowledgements_share_offset_commits(kafka_url: str) -> None:
+    # Acks in quick succession ride on one commit (not one request each), and without a
+    # close() the broker still ends up with every acknowledged offset committed.
+    bus = KafkaBus(f"{kafka_url}?prefix=t{secrets.token_hex(4)}_")
+    await bus.start()
+    n = 100
+    try:
+        for i in range(n):
+            await bus.publish("batched", b"m%d" % i)
+        sub = bus.subscribe_with_ack("batched", "g")
+        commits: list[dict[Any, int]] = []
+
+        def count(consumer: Any) -> None:  # the real commit, counted
+            real = consumer.commit
+
+            async def counting(offsets: dict[Any, int]) -> None:
+                commits.append(dict(offsets))
+                await real(offsets)
+
+            consumer.commit = counting
+
+        seen = 0
+        began = time.monotonic()
+        async for delivery in sub:
+            if seen == 0:
+                count(sub._consumer)
+            await delivery.ack()
+            await asyncio.sleep(0.001)  # some work between messages: commits could go out
+            seen += 1
+            if seen == n:
+                break
+        tp = TopicPartition(bus.topic("batched"), 0)
+        deadline = time.monotonic() + 30
+        while await sub._consumer.committed(tp) != n:
+            assert time.monotonic() < deadline, commits
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - began
+        # At most one commit per interval (one per ack would be ~n), offsets never go back.
+        assert 1 <= len(commits) <= took / kafka.COMMIT_INTERVAL_S + 2, (len(commits), took)
+        assert len(commits) < n // 2
+        assert [c[tp] for c in commits] == sorted(c[tp] for c in commits)
+        await sub.close()
     finally:
         await bus.stop()
 
