@@ -174,9 +174,14 @@ class Activator:
                 response = Response.error(Status.APPLICATION_ERROR, exc.message)
                 break
             wait = step.action.limits.timeout + COMPONENT_GRACE_MS
-            outcome = await self.invoke(identity, step, args if isinstance(args, dict) else {},
-                                        blocking=True, wait_ms=wait, cause=seq_id,
-                                        caused_by="sequence")
+            try:
+                outcome = await self.invoke(identity, step,
+                                            args if isinstance(args, dict) else {},
+                                            blocking=True, wait_ms=wait, cause=seq_id,
+                                            caused_by="sequence")
+            except PwskError as exc:  # refused (no invoker, ...): the sequence still records
+                response = _refused(exc)
+                break
             ids.append(outcome.activation_id)
             act = outcome.activation
             if act is None:
@@ -205,8 +210,13 @@ class Activator:
         wait = conductor.limits.timeout + COMPONENT_GRACE_MS
         components = 0
         for _ in range(2 * SEQUENCE_MAX_LENGTH + 1):
-            step = await self.invoke(identity, resolved, params, blocking=True, wait_ms=wait,
-                                     cause=comp_id, caused_by="sequence", primitive=True)
+            try:
+                step = await self.invoke(identity, resolved, params, blocking=True,
+                                         wait_ms=wait, cause=comp_id, caused_by="sequence",
+                                         primitive=True)
+            except PwskError as exc:
+                response = _refused(exc)
+                break
             ids.append(step.activation_id)
             if step.activation is None:
                 response = Response.error(Status.WHISK_ERROR, Messages.SEQ_COMPONENT_TIMEOUT
@@ -236,9 +246,14 @@ class Activator:
             except PwskError as exc:
                 params = {**state, "error": exc.message}
                 continue
-            comp = await self.invoke(identity, target, next_params, blocking=True,
-                                     wait_ms=target.action.limits.timeout + COMPONENT_GRACE_MS,
-                                     cause=comp_id, caused_by="sequence")
+            try:
+                comp = await self.invoke(
+                    identity, target, next_params, blocking=True,
+                    wait_ms=target.action.limits.timeout + COMPONENT_GRACE_MS, cause=comp_id,
+                    caused_by="sequence")
+            except PwskError as exc:
+                response = _refused(exc)
+                break
             ids.append(comp.activation_id)
             if comp.activation is None:
                 response = Response.error(Status.WHISK_ERROR, Messages.SEQ_COMPONENT_TIMEOUT
@@ -337,3 +352,10 @@ def _boxed(value: Any, key: str) -> Json:
     if value is None:
         return {}
     return value if isinstance(value, dict) else {key: value}
+
+
+def _refused(exc: PwskError) -> Response:
+    """A component the platform refused to start (no invoker, a throttle): the composite's
+    response, so it is still recorded rather than lost with its task."""
+    return Response.error(Status.WHISK_ERROR if exc.status >= 500 else Status.APPLICATION_ERROR,
+                          exc.message)
