@@ -51,12 +51,13 @@ class Load:
     slowest_s: float = 0.0
     hangs: list[str] = field(default_factory=list)
     published: list[int] = field(default_factory=list)  # readings the broker acknowledged
+    phase: str = "steady"  # what is being faulted now (the answers are counted by it)
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)
 
     def note(self, code: str, took: float, activation: str | None = None) -> None:
         with self.lock:
-            self.codes[code] += 1
+            self.codes[f"{self.phase}: {code}"] += 1
             self.slowest_s = max(self.slowest_s, took)
             if activation:
                 self.accepted.append(activation)
@@ -237,6 +238,7 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
     try:
         time.sleep(5)
 
+        load.phase = "gateway"
         stack.kill("gateway")
         faults.append("gateway kill -9")
         bridge_health = f"http://127.0.0.1:{metrics_port}"
@@ -251,6 +253,7 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
         _until(lambda: _health(bridge_health)[0] == 200, "the bridge's /health ok", 60, stack)
         time.sleep(3)
 
+        load.phase = "bridge"
         stack.kill("bridge")
         faults.append("bridge kill -9")
         time.sleep(OUTAGE_S)
@@ -261,6 +264,7 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
         names = [stack.invoker_name(f"invoker{i}") for i in range(2)]
         claims = {n: _claim(consul, stack, n) for n in names}
         assert None not in claims.values(), claims
+        load.phase = "consul"
         consul.kill()
         faults.append("consul kill -9")
         _until(lambda: all(_health(c)[0] == 503 for c in controllers),
@@ -279,6 +283,7 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
         assert asyncio.run(_newcomer_id(stack)) not in claims.values(), claims
         time.sleep(3)
 
+        load.phase = "store"
         store.kill()
         faults.append("store kill -9")
         _until(lambda: all(_health(c)[0] == 503 for c in controllers),
@@ -290,6 +295,7 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
         healed = _until(lambda: all(_health(c)[0] == 200 for c in controllers),
                         "/health ok after the store's restart", 120, stack)
         faults.append(f"store back: healthy after {healed:.1f} s")
+        load.phase = "after"
         time.sleep(5)
     finally:
         load.done.set()
