@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from pwsk import log, tid
 from pwsk.activation import Activation
 from pwsk.activation import Response as ActResponse
 from pwsk.entities import Trigger, params_dict
-from pwsk.errors import Conflict, Messages, PwskError
+from pwsk.errors import Conflict, Messages, PwskError, ServiceUnavailable
 from pwsk.limits import MAX_PAYLOAD_SIZE
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
@@ -35,6 +36,12 @@ from ..invoke import now_ms
 router = APIRouter(prefix="/api/v1/namespaces/{ns}/triggers", tags=["triggers"])
 logger = log.get("pwsk.controller.triggers")
 _tasks: set[asyncio.Task[None]] = set()
+# A rule's activation refused with 503 (no invoker usable at the moment: under load their
+# health flaps for a fraction of a second; or the bus briefly away) is tried again for this
+# long before the trigger activation logs it as failed: a reading fired once must not be lost
+# to a blip. A 429 (the namespace's throttles) is not retried, as in OpenWhisk.
+RULE_RETRY_S = 20.0
+RULE_RETRY_FIRST_S = 0.1
 
 
 @router.get("", summary="List triggers", openapi_extra=oa.extra(None, *oa.LIST))
@@ -105,11 +112,21 @@ async def fire_rules(ctl: Controller, caller: Identity, activation: Activation,
     async def one(rule_id: str, rule: dict[str, Any]) -> str:
         action = FQN.from_path(rule["action"]["path"], rule["action"]["name"])
         line: dict[str, Any] = {"rule": rule_id, "action": action.doc_id}
+        deadline, delay = time.monotonic() + RULE_RETRY_S, RULE_RETRY_FIRST_S
         try:
-            resolved = await ctl.activator.resolve(caller, action)
-            ctl.throttles.check_invoke(caller, ctl.balancer.in_flight(caller.namespace))
-            outcome = await ctl.activator.invoke(caller, resolved, dict(args), blocking=False,
-                                                 wait_ms=0, cause=None)
+            while True:
+                try:
+                    resolved = await ctl.activator.resolve(caller, action)
+                    ctl.throttles.check_invoke(caller,
+                                               ctl.balancer.in_flight(caller.namespace))
+                    outcome = await ctl.activator.invoke(caller, resolved, dict(args),
+                                                         blocking=False, wait_ms=0, cause=None)
+                    break
+                except ServiceUnavailable:
+                    if time.monotonic() + delay > deadline:
+                        raise
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
             line = {"statusCode": 0, "success": True, "activationId": outcome.activation_id,
                     **line}
         except PwskError as exc:

@@ -9,6 +9,7 @@ Chromium or Playwright missing is a failure with the fix in its message, never a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -89,6 +90,53 @@ class Brewery:
         info = httpx.get(f"{self.server.url}/realtime/guest/brewery").json()
         return int(info["last"].rsplit("-", 1)[1])
 
+    def records(self, name: str, since_ms: int) -> dict[str, dict[str, Any]]:
+        """The activation records of ``name`` started since ``since_ms``, by id (every
+        page)."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.server.client() as api:
+            for skip in range(0, 10_000, 200):
+                answer = api.get("/api/v1/namespaces/_/activations",
+                                 params={"name": name, "since": since_ms, "limit": 200,
+                                         "skip": skip, "docs": "true"})
+                answer.raise_for_status()
+                page = answer.json()
+                out.update((act["activationId"], act) for act in page)
+                if len(page) < 200:
+                    break
+        return out
+
+    def realtime_trace(self, since_ms: int) -> dict[str, str]:
+        """Where each reading's realtime event is, for every reading the ``measurement``
+        trigger took since ``since_ms`` (``"tank:sensor@timestamp"`` →): ``published`` (its
+        publish-realtime activation posted it to the channel), ``in flight`` (that activation
+        has no record yet: queued or running), ``refused: <why>`` (the rule's activation was
+        never started), ``failed: <status> <result> <logs>``, or ``no rule``. A reading the
+        bridge has not fired yet (or whose trigger activation is not recorded) is absent."""
+        fires = self.records("measurement", since_ms)
+        publishes = self.records("publish-realtime", since_ms)
+        out: dict[str, str] = {}
+        for fire in fires.values():
+            payload = fire.get("response", {}).get("result") or {}
+            key = f"{payload.get('tank')}:{payload.get('sensor')}@{payload.get('timestamp')}"
+            lines = [rule_line(x) for x in fire.get("logs", []) if "publish-realtime" in x]
+            if not lines:
+                state = "no rule"
+            elif not lines[0].get("success"):
+                state = f"refused: {lines[0].get('error')}"
+            elif (act := publishes.get(lines[0]["activationId"])) is None:
+                state = "in flight"
+            elif (act.get("response", {}).get("result") or {}).get("published"):
+                state = "published"
+            else:
+                response = act.get("response", {})
+                state = (f"failed: {response.get('status')} "
+                         f"{json.dumps(response.get('result'))[:200]} "
+                         f"{act.get('logs', [])[-3:]}")
+            # A fire the bridge made twice (its first answer timed out): the better fate.
+            out[key] = min(out.get(key, state), state, key=lambda x: FATES.get(x, 9))
+        return out
+
     def wait(self, check: Any, what: str, limit_s: float = 60) -> Any:
         deadline = time.monotonic() + limit_s
         while True:
@@ -98,6 +146,18 @@ class Brewery:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(0.2)
+
+
+FATES = {"published": 0, "in flight": 1}  # better first; then failed, refused, no rule
+
+
+def rule_line(log: str) -> dict[str, Any]:
+    """One line of a trigger activation's logs: what one rule's activation became."""
+    try:
+        line = json.loads(log)
+    except ValueError:
+        return {"error": f"unreadable log line {log!r}"}
+    return line if isinstance(line, dict) else {"error": f"unreadable log line {log!r}"}
 
 
 @pytest.fixture(scope="session")
