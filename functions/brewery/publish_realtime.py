@@ -24,8 +24,11 @@ except ImportError:  # deployed: common.py sits next to __main__.py
     from common import ReadingError, parse_reading  # type: ignore[no-redef]
 
 TIMEOUT_S = 5
-ATTEMPTS = 3
-PAUSE_S = 0.5  # before the second attempt; doubled before the third
+# Six attempts, ~11 s of pauses: a loaded gateway's bus can stay away for a second or more
+# (it answers 503 meanwhile); at most ~42 s in all, within the action's 60 s.
+ATTEMPTS = 6
+PAUSE_S = 0.5  # before the second attempt; doubled before each next, up to PAUSE_MAX_S
+PAUSE_MAX_S = 4.0
 
 
 def main(args: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +46,7 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
     error = ""
     for attempt in range(ATTEMPTS):
         if attempt:
-            time.sleep(PAUSE_S * 2 ** (attempt - 1))
+            time.sleep(min(PAUSE_S * 2 ** (attempt - 1), PAUSE_MAX_S))
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
                 return {"published": True, "status": resp.status, **reading.to_json()}

@@ -199,10 +199,10 @@ def test_publish_realtime_tries_a_busy_channel_again(monkeypatch: pytest.MonkeyP
         out = publish_realtime.main(reading(64.5, 8, realtime_url=url))
         assert out == {"error": "the realtime channel answered 401"}
         assert len(_Channel.got) == 1  # refused: not tried again
-        _Channel.answers, _Channel.got = [500, 500, 500], []
+        _Channel.answers, _Channel.got = [500] * publish_realtime.ATTEMPTS, []
         out = publish_realtime.main(reading(64.5, 9, realtime_url=url))
         assert out == {"error": "the realtime channel answered 500"}
-        assert len(_Channel.got) == 3
+        assert len(_Channel.got) == publish_realtime.ATTEMPTS == 6
         assert "tank must be one of" in publish_realtime.main({"tank": "vat"})["error"]
     finally:
         srv.shutdown()
