@@ -90,15 +90,20 @@ class Brewery:
         info = httpx.get(f"{self.server.url}/realtime/guest/brewery").json()
         return int(info["last"].rsplit("-", 1)[1])
 
-    def records(self, name: str, since_ms: int) -> dict[str, dict[str, Any]]:
+    def records(self, name: str, since_ms: int) -> dict[str, dict[str, Any]] | None:
         """The activation records of ``name`` started since ``since_ms``, by id (every
-        page)."""
+        page); None when the platform is too busy to list them now (a 503 or a timeout)."""
         out: dict[str, dict[str, Any]] = {}
-        with self.server.client() as api:
+        with self.server.client(timeout=30) as api:
             for skip in range(0, 10_000, 200):
-                answer = api.get("/api/v1/namespaces/_/activations",
-                                 params={"name": name, "since": since_ms, "limit": 200,
-                                         "skip": skip, "docs": "true"})
+                try:
+                    answer = api.get("/api/v1/namespaces/_/activations",
+                                     params={"name": name, "since": since_ms, "limit": 200,
+                                             "skip": skip, "docs": "true"})
+                except httpx.TimeoutException:
+                    return None
+                if answer.status_code in (429, 502, 503, 504):
+                    return None
                 answer.raise_for_status()
                 page = answer.json()
                 out.update((act["activationId"], act) for act in page)
@@ -106,15 +111,18 @@ class Brewery:
                     break
         return out
 
-    def realtime_trace(self, since_ms: int) -> dict[str, str]:
+    def realtime_trace(self, since_ms: int) -> dict[str, str] | None:
         """Where each reading's realtime event is, for every reading the ``measurement``
         trigger took since ``since_ms`` (``"tank:sensor@timestamp"`` →): ``published`` (its
         publish-realtime activation posted it to the channel), ``in flight`` (that activation
         has no record yet: queued or running), ``refused: <why>`` (the rule's activation was
         never started), ``failed: <status> <result> <logs>``, or ``no rule``. A reading the
-        bridge has not fired yet (or whose trigger activation is not recorded) is absent."""
+        bridge has not fired yet (or whose trigger activation is not recorded) is absent.
+        None when the platform is too busy to list the records now."""
         fires = self.records("measurement", since_ms)
         publishes = self.records("publish-realtime", since_ms)
+        if fires is None or publishes is None:
+            return None
         out: dict[str, str] = {}
         for fire in fires.values():
             payload = fire.get("response", {}).get("result") or {}
