@@ -94,12 +94,12 @@ class Brewery:
         """The activation records of ``name`` started since ``since_ms``, by id (every
         page); None when the platform is too busy to list them now (a 503 or a timeout)."""
         out: dict[str, dict[str, Any]] = {}
-        with self.server.client(timeout=30) as api:
+        with self.server.client() as api:
             for skip in range(0, 10_000, 200):
                 try:
                     answer = api.get("/api/v1/namespaces/_/activations",
                                      params={"name": name, "since": since_ms, "limit": 200,
-                                             "skip": skip, "docs": "true"})
+                                             "skip": skip, "docs": "true"}, timeout=30)
                 except httpx.TimeoutException:
                     return None
                 if answer.status_code in (429, 502, 503, 504):
