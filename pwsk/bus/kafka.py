@@ -199,7 +199,10 @@ class KafkaBus:
         except MessageSizeTooLargeError as exc:
             raise PayloadTooLarge(topic=topic, size=len(payload)) from exc
         except (KafkaError, OSError, TimeoutError) as exc:
-            self._trip("a publish failed", error=repr(exc))
+            # One slow publish on a busy machine is not an outage: only a broker that no
+            # longer accepts connections fails the publishes after it at once.
+            if not await self._reachable():
+                self._trip("a publish failed", error=repr(exc))
             raise ServiceUnavailable(engine="kafka", topic=topic, reason=repr(exc)) from exc
 
     @property

@@ -106,6 +106,29 @@ async def test_connections_have_tcp_nodelay(kafka_url: str) -> None:
 
 
 @pytest.mark.kafka
+async def test_a_slow_publish_to_a_reachable_broker_is_no_outage(kafka_url: str) -> None:
+    # A send that times out on a busy machine fails its own request with a 503; while the
+    # broker still accepts connections the next publish goes through (no burst of 503s).
+    bus = KafkaBus(f"{kafka_url}?prefix=t{secrets.token_hex(4)}_")
+    await bus.start()
+    try:
+        await bus.publish("slow", b"warm")
+        real = bus._producer.send_and_wait
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            raise TimeoutError("the broker took too long")
+
+        bus._producer.send_and_wait = slow
+        with pytest.raises(ServiceUnavailable):
+            await bus.publish("slow", b"x")
+        bus._producer.send_and_wait = real
+        assert bus.healthy and bus.health() == {"status": "up"}
+        await bus.publish("slow", b"y")
+    finally:
+        await bus.stop()
+
+
+@pytest.mark.kafka
 async def test_acknowledgements_share_offset_commits(kafka_url: str) -> None:
     # Acks in quick succession ride on one commit (not one request each), and without a
     # close() the broker still ends up with every acknowledged offset committed.
