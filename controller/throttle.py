@@ -15,6 +15,10 @@ from pwsk.messages import Identity
 from pwsk.settings import Settings
 
 
+class TooManyConcurrent(TooManyRequests):
+    """The namespace's concurrency limit: a slot frees as soon as an activation ends."""
+
+
 class MinuteCounter:
     def __init__(self) -> None:
         self._minute = -1
@@ -46,7 +50,7 @@ class Throttles:
         concurrent = self._limit(identity, "concurrentInvocations",
                                  self.settings.concurrent_invocations)
         if in_flight >= concurrent:
-            raise TooManyRequests(Messages.TOO_MANY_CONCURRENT.format(count=in_flight,
+            raise TooManyConcurrent(Messages.TOO_MANY_CONCURRENT.format(count=in_flight,
                                                                       allowed=concurrent))
         self._invokes.take(identity.namespace, self._limit(
             identity, "invocationsPerMinute", self.settings.invocations_per_minute))

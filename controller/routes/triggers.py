@@ -32,14 +32,16 @@ from ..deps import (
 )
 from ..entities import check_namespace
 from ..invoke import now_ms
+from ..throttle import TooManyConcurrent
 
 router = APIRouter(prefix="/api/v1/namespaces/{ns}/triggers", tags=["triggers"])
 logger = log.get("pwsk.controller.triggers")
 _tasks: set[asyncio.Task[None]] = set()
 # A rule's activation refused with 503 (no invoker usable at the moment: under load their
-# health flaps for a fraction of a second; or the bus briefly away) is tried again for this
-# long before the trigger activation logs it as failed: a reading fired once must not be lost
-# to a blip. A 429 (the namespace's throttles) is not retried, as in OpenWhisk.
+# health flaps for a fraction of a second; or the bus briefly away) or with the namespace's
+# concurrency 429 (a slot frees as soon as an activation ends) is tried again for this long
+# before the trigger activation logs it as failed: a reading fired once must not be lost to
+# a burst. OpenWhisk drops both at once. The per-minute rate 429 is not retried.
 RULE_RETRY_S = 20.0
 RULE_RETRY_FIRST_S = 0.1
 
@@ -122,7 +124,7 @@ async def fire_rules(ctl: Controller, caller: Identity, activation: Activation,
                     outcome = await ctl.activator.invoke(caller, resolved, dict(args),
                                                          blocking=False, wait_ms=0, cause=None)
                     break
-                except ServiceUnavailable:
+                except (ServiceUnavailable, TooManyConcurrent):
                     if time.monotonic() + delay > deadline:
                         raise
                     await asyncio.sleep(delay)

@@ -67,3 +67,25 @@ def test_fires_per_minute(tight: Server) -> None:
         r = api.post(f"{NS}/triggers/t", json={})
         assert r.status_code == 429
         assert "(count: 3, allowed: 2)" in r.json()["error"]
+
+
+def test_a_rule_waits_for_a_concurrency_slot(tight: Server) -> None:
+    # Better than OpenWhisk, which drops a rule's activation at the concurrency limit: a
+    # fire's rule waits for a slot (bounded), so a burst of events loses none of them.
+    with tight.client() as api:
+        put_action(api, "busy", "import time\ndef main(a):\n    time.sleep(1)\n    return a\n")
+        api.put(f"{NS}/triggers/tb", json={})
+        api.put(f"{NS}/rules/rb", json={"trigger": "/_/tb", "action": "/_/busy"})
+        _fresh_minute()
+        fired = [api.post(f"{NS}/triggers/tb", json={"n": n}) for n in (1, 2)]
+        assert [r.status_code for r in fired] == [202, 202], [r.text for r in fired]
+        deadline = time.monotonic() + 60
+        while True:
+            records = api.get(f"{NS}/activations", params={"name": "busy", "docs": "true"})
+            done = [a for a in records.json() if a.get("response", {}).get("success")]
+            if len(done) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert sorted(a["response"]["result"]["n"] for a in done) == [1, 2]
+        second = api.get(f"{NS}/activations/{fired[1].json()['activationId']}").json()
+        assert '"success":true' in second["logs"][0].replace(" ", ""), second["logs"]
