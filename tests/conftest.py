@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.servers import Server, start_server
+from tests.store.couch import PouchServer, shared_pouchdb
 
 DEPLOYMENT = os.environ.get("PWSK_TEST_DEPLOYMENT", "standalone")
 
@@ -47,3 +48,16 @@ def api(server: Server) -> Iterator[httpx.Client]:
 def name() -> str:
     """A fresh entity name, so tests sharing one server never collide."""
     return f"t{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, as pwsk does."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def pouchdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PouchServer]:
+    """The CouchDB-compatible server the store tests share (pouchdb-server, in memory)."""
+    with shared_pouchdb(tmp_path_factory) as server:
+        yield server

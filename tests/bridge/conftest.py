@@ -30,11 +30,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         engines.start("mosquitto")
 
 
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture
 def root() -> str:
     """A topic root of this test's own, so tests sharing a broker never see each other."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +26,10 @@ from pwsk.store import (
     Store,
     open_store,
 )
-from tests.store.couch import PouchServer, shared_pouchdb
 
 pytestmark = pytest.mark.anyio
 
 Opener = Callable[[], Store]
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def pouchdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PouchServer]:
-    with shared_pouchdb(tmp_path_factory) as server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("couchdb", marks=pytest.mark.couchdb)])

@@ -10,18 +10,6 @@ import httpx
 import pytest
 
 from tests.servers import Server
-from tests.store.couch import PouchServer, shared_pouchdb
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def pouchdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PouchServer]:
-    with shared_pouchdb(tmp_path_factory) as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,8 +9,3 @@ from tests.bus import engines
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     engines.start_for(session.items, "kafka")
-
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"

@@ -35,11 +35,6 @@ MINE = f"{uuid.uuid4()}:" + "G" * 40 + "g" * 24
 ADMIN = f"{uuid.uuid4()}:" + "S" * 40 + "s" * 24
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def basic(api_key: str) -> str:
     return "Basic " + base64.b64encode(api_key.encode()).decode()
 
