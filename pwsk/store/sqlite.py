@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -143,14 +144,8 @@ class SqliteStore:
         return await self._call(self._all_docs, db)  # type: ignore[no-any-return]
 
     def _all_docs(self, db: str) -> list[Json]:
-        rows = self.conn.execute(
-            "SELECT id, rev, body FROM docs WHERE db=? ORDER BY id", (db,)).fetchall()
-        out = []
-        for doc_id, rev, body in rows:
-            doc: Json = orjson.loads(body)
-            doc["_id"], doc["_rev"] = doc_id, rev
-            out.append(doc)
-        return out
+        return _docs(self.conn.execute(
+            "SELECT id, rev, body FROM docs WHERE db=? ORDER BY id", (db,)))
 
     # --- queries -----------------------------------------------------------------------
 
@@ -189,16 +184,9 @@ class SqliteStore:
         return await self._call(self._count, where, args)  # type: ignore[no-any-return]
 
     def _select(self, where: str, args: tuple[Any, ...], skip: int, limit: int) -> list[Json]:
-        rows = self.conn.execute(
+        return _docs(self.conn.execute(
             f"SELECT id, rev, body FROM docs WHERE {where} ORDER BY ts DESC, id LIMIT ? OFFSET ?",
-            (*args, limit, skip),
-        ).fetchall()
-        out = []
-        for doc_id, rev, body in rows:
-            doc: Json = orjson.loads(body)
-            doc["_id"], doc["_rev"] = doc_id, rev
-            out.append(doc)
-        return out
+            (*args, limit, skip)))
 
     def _count(self, where: str, args: tuple[Any, ...]) -> int:
         row = self.conn.execute(f"SELECT COUNT(*) FROM docs WHERE {where}", args).fetchone()
@@ -214,3 +202,13 @@ def _columns(db: str, body: Json) -> tuple[str, str, str, str, int]:
     root = path.split("/", 1)[0]
     return (str(body.get("entityType", "")), root, path, str(body.get("name", "")),
             int(body.get("updated") or 0))
+
+
+def _docs(rows: Iterable[tuple[str, str, bytes]]) -> list[Json]:
+    """Documents from ``(id, rev, body)`` rows, with their ``_id`` and ``_rev``."""
+    out = []
+    for doc_id, rev, body in rows:
+        doc: Json = orjson.loads(body)
+        doc["_id"], doc["_rev"] = doc_id, rev
+        out.append(doc)
+    return out
