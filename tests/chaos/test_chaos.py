@@ -139,6 +139,24 @@ def _until(check: Callable[[], bool], what: str, within: float, stack: Stack) ->
     return time.monotonic() - started
 
 
+def _engine_outage(engine: PrivateConsul | PrivateStore, name: str, part: str,
+                   controllers: list[str], stack: Stack, faults: list[str],
+                   degraded: dict[str, Any]) -> None:
+    """Kill -9 an engine: every controller's /health turns 503 with ``part`` down; after
+    OUTAGE_S it restarts and /health turns 200 again by itself."""
+    engine.kill()
+    faults.append(f"{name} kill -9")
+    _until(lambda: all(_health(c)[0] == 503 for c in controllers),
+           f"/health degraded without {name}", 30, stack)
+    degraded[name] = _health(controllers[0])[1]
+    assert degraded[name][part]["status"] == "down", degraded
+    time.sleep(OUTAGE_S)
+    engine.up()
+    healed = _until(lambda: all(_health(c)[0] == 200 for c in controllers),
+                    f"/health ok after {name}'s restart", 120, stack)
+    faults.append(f"{name} back: healthy after {healed:.1f} s")
+
+
 def _claim(consul: PrivateConsul, stack: Stack, name: str) -> int | None:
     """The id the registry's KV store holds for invoker ``name`` (None: no claim)."""
     prefix = parse_qs(urlsplit(stack.env["PWSK_REGISTRY"]).query)["prefix"][-1]
@@ -265,17 +283,7 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
         claims = {n: _claim(consul, stack, n) for n in names}
         assert None not in claims.values(), claims
         load.phase = "consul"
-        consul.kill()
-        faults.append("consul kill -9")
-        _until(lambda: all(_health(c)[0] == 503 for c in controllers),
-               "/health degraded without consul", 30, stack)
-        degraded["consul"] = _health(controllers[0])[1]
-        assert degraded["consul"]["registry"]["status"] == "down", degraded
-        time.sleep(OUTAGE_S)
-        consul.up()
-        healed = _until(lambda: all(_health(c)[0] == 200 for c in controllers),
-                        "/health ok after consul's restart", 120, stack)
-        faults.append(f"consul back: healthy after {healed:.1f} s")
+        _engine_outage(consul, "consul", "registry", controllers, stack, faults, degraded)
         # The restarted dev agent had lost its KV store: the invokers wrote their id claims
         # back, so a newcomer gets a fresh id, not a live invoker's.
         _until(lambda: {n: _claim(consul, stack, n) for n in names} == claims,
@@ -284,17 +292,7 @@ def _chaos(stack: Stack, consul: PrivateConsul, store: PrivateStore, tmp_path: P
         time.sleep(3)
 
         load.phase = "store"
-        store.kill()
-        faults.append("store kill -9")
-        _until(lambda: all(_health(c)[0] == 503 for c in controllers),
-               "/health degraded without the store", 30, stack)
-        degraded["store"] = _health(controllers[0])[1]
-        assert degraded["store"]["store"]["status"] == "down", degraded
-        time.sleep(OUTAGE_S)
-        store.up()
-        healed = _until(lambda: all(_health(c)[0] == 200 for c in controllers),
-                        "/health ok after the store's restart", 120, stack)
-        faults.append(f"store back: healthy after {healed:.1f} s")
+        _engine_outage(store, "store", "store", controllers, stack, faults, degraded)
         load.phase = "after"
         time.sleep(5)
     finally:
