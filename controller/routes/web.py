@@ -224,6 +224,8 @@ def render(ext: str, result: Any, rest: str, headers: dict[str, str]) -> Respons
 
 _HEADER_NAME = re.compile(r"\A[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _HEADER_VALUE = re.compile(r"\A[\t\x20-\x7e\x80-\xff]*\Z")
+# Headers that delimit the message: an action's own would desynchronise the connection.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 def render_http(result: Any, headers: dict[str, str]) -> Response:
@@ -245,13 +247,15 @@ def render_http(result: Any, headers: dict[str, str]) -> Response:
             # beyond Latin-1 in a value) would make the server drop the connection.
             if not _HEADER_NAME.match(str(key)) or not _HEADER_VALUE.match(text):
                 raise invalid
+            if str(key).lower() in _FRAMING:  # the server frames the body it sends
+                continue
             extra.append((str(key), text))
     status = result.get("statusCode", result.get("code"))
     try:
         code = int(status) if status is not None and not isinstance(status, bool) else None
     except (TypeError, ValueError):
         raise invalid from None
-    if code is not None and not 100 <= code <= 599:
+    if code is not None and not 200 <= code <= 599:  # 1xx is never a final response
         raise invalid
     body = result.get("body")
     content_type = next((v for k, v in extra if k.lower() == "content-type"), None)
@@ -272,6 +276,8 @@ def render_http(result: Any, headers: dict[str, str]) -> Response:
     else:
         content_type = content_type or "application/json"
         payload = orjson.dumps(body)
+    if code in (204, 304):  # no body may follow these
+        payload = b""
     response = Response(payload, status_code=code or 200)
     for key, value in out_headers.items():
         response.headers[key] = value
