@@ -117,6 +117,7 @@ class Activator:
             controller=self.settings.controller_id, blocking=blocking, content=content,
             init_args=[p["key"] for p in resolved.params if p.get("init")],
             cause=cause, binding=resolved.binding, caused_by=caused_by,
+            secret_args=[p["key"] for p in resolved.params if p.get("secret")],
         )
         future = await self.balancer.publish(msg, resolved.action.limits.memory,
                                              resolved.action.limits.timeout)

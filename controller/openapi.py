@@ -14,7 +14,9 @@ Json = dict[str, Any]
 
 _KV = {"type": "object", "required": ["key"],
        "properties": {"key": {"type": "string"}, "value": {},
-                      "init": {"type": "boolean", "description": "pass to /init as env"}}}
+                      "init": {"type": "boolean", "description": "pass to /init as env"},
+                      "secret": {"type": "boolean",
+                                 "description": "shown redacted, masked in activations"}}}
 _KV_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/KeyValue"}}
 _COMMON = {
     "version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},

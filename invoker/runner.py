@@ -19,6 +19,7 @@ from pwsk.entities import Action
 from pwsk.errors import Messages
 from pwsk.limits import MAX_RESULT_SIZE, MB, json_depth_exceeds
 from pwsk.messages import ActivationMessage
+from pwsk.secrets import Masker
 
 from .containers.base import Container, LogLine
 from .http import ProxyConnection, ProxyHttpError, ResponseTooLarge
@@ -207,6 +208,10 @@ class Runner:
         if timed_out:
             annotations[3] = {"key": "timeout", "value": True}
         lines = await self._logs(action, logs, reusable)
+        if msg.secret_args:  # secret parameters: their text never reaches the record
+            masker = Masker.for_args(msg.content, msg.secret_args)
+            lines = [masker.text(line) for line in lines]
+            response = Response(response.status, masker.json(response.result), response.size)
         activation = Activation(
             namespace=msg.user.namespace, name=action.name, subject=msg.user.subject,
             activation_id=msg.activation_id, start=start, end=end, response=response,

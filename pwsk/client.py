@@ -44,6 +44,7 @@ import orjson
 from . import __version__
 from .errors import PwskError
 from .names import DEFAULT_NAMESPACE, FQN, parse_fqn
+from .secrets import texts_of
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -479,6 +480,9 @@ class _Base:
             headers=headers,
         )
         if self._verbose:
+            if isinstance(call.body, dict) and isinstance(call.body.get("parameters"), list):
+                self._secrets += texts_of(p.get("value") for p in call.body["parameters"]
+                                          if isinstance(p, dict) and p.get("secret") is True)
             self._verbose(self._describe_request(request))
         return request
 

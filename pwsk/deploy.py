@@ -10,7 +10,8 @@ with ``native: true``), ``runtime`` (kind; inferred from the extension), ``main`
 ``include`` (files zipped beside a Python function, which becomes ``__main__.py``),
 ``inputs``, ``annotations``, ``limits``, ``web-export``/``web``, ``native``, ``docker``.
 Input values may be ``${VAR}`` (environment) and ``{value: ..., init: true}`` for init-only
-parameters, which reach the action as environment variables.
+parameters, which reach the action as environment variables; ``secret: true`` marks a
+parameter secret (shown redacted, masked in activation logs and results).
 """
 
 from __future__ import annotations
@@ -79,11 +80,13 @@ def _kv(mapping: Any, where: str) -> list[Json]:
     out = []
     for key, value in _mapping(mapping, where).items():
         value = _expand(value, f"{where}.{key}")
-        if isinstance(value, dict) and set(value) <= {"value", "init", "type",
+        if isinstance(value, dict) and set(value) <= {"value", "init", "secret", "type",
                                                       "description", "default"}:
             entry: Json = {"key": str(key), "value": value.get("value", value.get("default"))}
             if value.get("init"):
                 entry["init"] = True
+            if value.get("secret"):
+                entry["secret"] = True
             out.append(entry)
         else:
             out.append({"key": str(key), "value": value})

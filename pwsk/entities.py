@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from .errors import BadRequest, Messages
 from .limits import DEFAULT_BOUNDS, MAX_CODE_SIZE, ActionBounds, ActionLimits
 from .names import FQN, check_name, parse_fqn
+from .secrets import restore
 
 Json = dict[str, Any]
 
@@ -100,7 +101,7 @@ def looks_binary(code: str) -> bool:
 
 
 def check_kv_list(value: Any, what: str) -> list[Json]:
-    """Validate ``[{key, value[, init]}]``; returns a clean copy."""
+    """Validate ``[{key, value[, init][, secret]}]``; returns a clean copy."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -115,6 +116,12 @@ def check_kv_list(value: Any, what: str) -> list[Json]:
         entry: Json = {"key": item["key"], "value": item.get("value")}
         if what == "parameters" and item.get("init") is True:
             entry["init"] = True
+        if what == "parameters" and item.get("secret") is not None:
+            if not isinstance(item["secret"], bool):
+                raise BadRequest("The request content was malformed: a parameter's 'secret' "
+                                 "must be a boolean.")
+            if item["secret"]:
+                entry["secret"] = True
         out.append(entry)
     return out
 
@@ -385,7 +392,8 @@ class Action(Entity):
         elif params is None:
             parameters = list(old.parameters) if old else []
         else:
-            parameters = check_kv_list(params, "parameters")
+            parameters = restore(check_kv_list(params, "parameters"),
+                                 old.parameters if old else None)
         limits = ActionLimits.from_json(body.get("limits"), old.limits if old else None, bounds)
         action = cls(fqn.path, fqn.name, exec=ex, parameters=parameters, limits=limits)
         action._apply_common(body, old)
@@ -436,8 +444,8 @@ class Trigger(Entity):
         check_name(fqn.name, "trigger name")
         params = body.get("parameters")
         parameters = (
-            check_kv_list(params, "parameters") if params is not None
-            else (list(old.parameters) if old else [])
+            restore(check_kv_list(params, "parameters"), old.parameters if old else None)
+            if params is not None else (list(old.parameters) if old else [])
         )
         trigger = cls(fqn.path, fqn.name, parameters=parameters,
                       rules=dict(old.rules) if old else {})
@@ -557,8 +565,10 @@ class Package(Entity):
             raise BadRequest(Messages.DEFAULT_PACKAGE_RESERVED)
         params = body.get("parameters")
         parameters = (
-            check_kv_list(params, "parameters") if params is not None
-            else (list(old.parameters) if old else [])
+            # strict=False: the route settles markers once it knows the bound package
+            restore(check_kv_list(params, "parameters"), old.parameters if old else None,
+                    strict=False)
+            if params is not None else (list(old.parameters) if old else [])
         )
         binding = old.binding if old else None
         raw = body.get("binding")

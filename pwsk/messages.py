@@ -75,6 +75,7 @@ class ActivationMessage:
     cause: str | None = None
     binding: str | None = None  # ns/bindingpkg when invoked through a binding
     caused_by: str | None = None  # "sequence" for components
+    secret_args: list[str] = field(default_factory=list)  # masked in logs and result
 
     def to_bytes(self) -> bytes:
         action: Json = {"path": self.action_path, "name": self.action_name,
@@ -98,6 +99,8 @@ class ActivationMessage:
             out["cause"] = self.cause
         if self.caused_by:
             out["causedBy"] = self.caused_by
+        if self.secret_args:
+            out["secretArgs"] = self.secret_args
         return orjson.dumps(out)
 
     @classmethod
@@ -120,6 +123,7 @@ class ActivationMessage:
                 cause=d.get("cause"),
                 binding=d["action"].get("binding"),
                 caused_by=d.get("causedBy"),
+                secret_args=list(d.get("secretArgs") or []),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise MessageError(f"bad activation message: {exc!r}") from exc

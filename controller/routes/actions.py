@@ -12,6 +12,7 @@ from pwsk.entities import SEQUENCE, Action, Package
 from pwsk.errors import BadRequest, Conflict, Messages, NotFound
 from pwsk.limits import MAX_PAYLOAD_SIZE
 from pwsk.names import FQN, check_name
+from pwsk.secrets import redact_doc
 from pwsk.store import EntityQuery
 
 from .. import openapi as oa
@@ -83,7 +84,8 @@ async def get_action(ns: str, rest: str, request: Request, caller: Caller, ctl: 
         else:
             await readable_package(ctl.entities, caller, FQN(ns, fqn.package))
     action = await ctl.entities.get(fqn, Action)
-    return action.to_api(include_code=flag(request.query_params.get("code"), "code", True))
+    return redact_doc(action.to_api(
+        include_code=flag(request.query_params.get("code"), "code", True)))
 
 
 @router.put("/{rest:path}", summary="Create or update an action",
@@ -106,7 +108,7 @@ async def put_action(ns: str, rest: str, request: Request, caller: Caller, ctl: 
     if action.exec.kind == SEQUENCE:
         await atomic_length(ctl.entities, ns, list(action.exec.components or []), fqn)
     await ctl.entities.put(action)
-    return action.to_api()
+    return redact_doc(action.to_api())
 
 
 @router.delete("/{rest:path}", summary="Delete an action")
@@ -115,7 +117,7 @@ async def delete_action(ns: str, rest: str, caller: Caller, ctl: Ctl) -> Any:
     check_namespace(caller, ns)
     action = await ctl.entities.get(split_name(ns, rest), Action)
     await ctl.entities.delete(action)
-    return action.to_api()
+    return redact_doc(action.to_api())
 
 
 def wait_limit(request: Request, max_wait: int) -> int:

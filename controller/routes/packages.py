@@ -11,6 +11,7 @@ from pwsk.errors import BadRequest, Conflict, Messages, NotFound
 from pwsk.limits import LIST_LIMIT_MAX
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
+from pwsk.secrets import redact_doc, settle
 from pwsk.store import EntityQuery
 
 from .. import openapi as oa
@@ -67,6 +68,7 @@ async def get_package(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
         if bound is not None:
             source = bound
             out["parameters"] = kv_merge(bound.parameters, pkg.parameters)
+    out = redact_doc(out)
     actions = await _contents(ctl, source) if source.binding is None else []
     out["actions"] = [{"name": a.name, "version": a.version, "annotations": a.annotations}
                       for a in actions if a.annotation("feed") is None]
@@ -95,8 +97,11 @@ async def put_package(ns: str, name: str, request: Request, caller: Caller, ctl:
             raise BadRequest(Messages.BINDING_MISSING) from None
         if bound.binding is not None:
             raise BadRequest(Messages.BIND_TO_BINDING)
+        pkg.parameters = settle(pkg.parameters, bound.parameters)
+    else:
+        pkg.parameters = settle(pkg.parameters, [])
     await ctl.entities.put(pkg)
-    return pkg.to_api()
+    return redact_doc(pkg.to_api())
 
 
 @router.delete("/{name}", summary="Delete a package (force: with its contents)",
@@ -115,4 +120,4 @@ async def delete_package(ns: str, name: str, request: Request, caller: Caller,
         for action in contents:
             await ctl.entities.delete(action)
     await ctl.entities.delete(pkg)
-    return pkg.to_api()
+    return redact_doc(pkg.to_api())

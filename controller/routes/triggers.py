@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from pwsk.errors import Conflict, Messages, PwskError, ServiceUnavailable
 from pwsk.limits import MAX_PAYLOAD_SIZE
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
+from pwsk.secrets import mark_secret, redact_doc, secret_keys
 
 from .. import openapi as oa
 from ..core import Controller
@@ -60,7 +62,7 @@ def _fqn(caller: Identity, ns: str, name: str) -> FQN:
 
 @router.get("/{name}", summary="Get a trigger")
 async def get_trigger(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
-    return (await ctl.entities.get(_fqn(caller, ns, name), Trigger)).to_api()
+    return redact_doc((await ctl.entities.get(_fqn(caller, ns, name), Trigger)).to_api())
 
 
 @router.put("/{name}", summary="Create or update a trigger",
@@ -74,14 +76,14 @@ async def put_trigger(ns: str, name: str, request: Request, caller: Caller, ctl:
         raise Conflict(Messages.EXISTS)
     trigger = Trigger.from_put(fqn, body, old)
     await ctl.entities.put(trigger)
-    return trigger.to_api()
+    return redact_doc(trigger.to_api())
 
 
 @router.delete("/{name}", summary="Delete a trigger")
 async def delete_trigger(ns: str, name: str, caller: Caller, ctl: Ctl) -> Any:
     trigger = await ctl.entities.get(_fqn(caller, ns, name), Trigger)
     await ctl.entities.delete(trigger)
-    return trigger.to_api()
+    return redact_doc(trigger.to_api())
 
 
 @router.post("/{name}", summary="Fire a trigger", openapi_extra=oa.extra("Payload"))
@@ -101,7 +103,8 @@ async def fire_trigger(ns: str, name: str, request: Request, caller: Caller,
     )
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"}
     args = {**params_dict(trigger.parameters), "__ow_headers": headers, **payload}
-    task = asyncio.create_task(fire_rules(ctl, caller, activation, active, args))
+    task = asyncio.create_task(fire_rules(ctl, caller, activation, active, args,
+                                          secret_keys(trigger.parameters)))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
     return JSONResponse({"activationId": activation.activation_id}, status_code=202,
@@ -109,8 +112,11 @@ async def fire_trigger(ns: str, name: str, request: Request, caller: Caller,
 
 
 async def fire_rules(ctl: Controller, caller: Identity, activation: Activation,
-                     rules: dict[str, Any], args: dict[str, Any]) -> None:
-    """Invoke each active rule's action (non-blocking) and log one line per rule."""
+                     rules: dict[str, Any], args: dict[str, Any],
+                     secret: list[str] | None = None) -> None:
+    """Invoke each active rule's action (non-blocking) and log one line per rule;
+    ``secret``: keys of the trigger's secret parameters (masked in the rules' activations
+    like the action's own secrets)."""
     async def one(rule_id: str, rule: dict[str, Any]) -> str:
         action = FQN.from_path(rule["action"]["path"], rule["action"]["name"])
         line: dict[str, Any] = {"rule": rule_id, "action": action.doc_id}
@@ -119,6 +125,9 @@ async def fire_rules(ctl: Controller, caller: Identity, activation: Activation,
             while True:
                 try:
                     resolved = await ctl.activator.resolve(caller, action)
+                    if secret:
+                        resolved = replace(resolved, params=mark_secret(resolved.params,
+                                                                        secret, args))
                     ctl.throttles.check_invoke(caller,
                                                ctl.balancer.in_flight(caller.namespace))
                     outcome = await ctl.activator.invoke(caller, resolved, dict(args),

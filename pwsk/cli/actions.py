@@ -27,6 +27,7 @@ from .common import (
     param_options,
     print_json,
     qualify,
+    secret_param_option,
     state,
 )
 from .output import annotation, entity_summary, entity_table
@@ -93,6 +94,7 @@ def _put_options(update: bool) -> Callable[[F], F]:
             help="Treat ACTION as a web action, a raw HTTP web action, or not.",
         )(fn)
         fn = param_options(fn)
+        fn = secret_param_option(fn)
         fn = click.option(
             "-c",
             "--concurrency",
@@ -168,6 +170,7 @@ def _put_action(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) ->
         body["limits"] = limits
     parameters = P.key_values(opts["params"], opts["param_file"])
     annotations = P.key_values(opts["annotations"], opts["annotation_file"], "annotation")
+    secret: set[str] = set()
 
     if opts["copy"]:
         if len(args) != 2:
@@ -177,6 +180,10 @@ def _put_action(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) ->
             original = client.get_action(str(source))
         body["exec"] = original.get("exec")
         parameters = {**_kv_dict(original.get("parameters")), **parameters}
+        # The copy's secrets stay secret: the server asks for their values (it shows the
+        # originals only as the marker).
+        secret = {p["key"] for p in original.get("parameters") or []
+                  if isinstance(p, dict) and p.get("secret") is True and "key" in p}
         annotations = {**_kv_dict(original.get("annotations")), **annotations}
     elif opts["sequence"]:
         if len(args) != 2:
@@ -198,8 +205,9 @@ def _put_action(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) ->
 
     delete = list(opts.get("del_annotations") or ())
     _apply_web(client, fqn, opts, annotations, delete, update=update)
-    if parameters or opts["params"] or opts["param_file"]:
-        body["parameters"] = P.to_kv(parameters)
+    parameters, given = P.with_secrets(parameters, opts)
+    if parameters or opts["params"] or opts["param_file"] or given:
+        body["parameters"] = P.to_kv(parameters, secret | given)
     if annotations or opts["annotations"] or opts["annotation_file"]:
         body["annotations"] = P.to_kv(annotations)
     if delete:

@@ -259,6 +259,19 @@ def global_options(*, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
     return decorate
 
 
+def secret_param_option(fn: F) -> F:
+    """``--param-secret KEY VALUE``: a parameter whose value the API and logs never show."""
+    return click.option(
+        "--param-secret",
+        "secret_params",
+        nargs=2,
+        multiple=True,
+        metavar="KEY VALUE",
+        help="A secret parameter: shown as ******** by get, masked in activation logs "
+        "and results (VALUE is JSON if it parses).",
+    )(fn)
+
+
 def param_options(fn: F) -> F:
     """``-p``/``-P``/``-a``/``-A``, as on every create/update command."""
     fn = click.option(

@@ -23,6 +23,7 @@ from .common import (
     param_options,
     print_json,
     qualify,
+    secret_param_option,
     state,
 )
 from .listing import fetch_list, list_options, show_list
@@ -69,11 +70,11 @@ def _put_package(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) -
     check_args(args, 1, 1, "A package name is required.")
     fqn = qualify(args[0])
     shared = _shared(opts["shared"])
-    params = P.key_values(opts["params"], opts["param_file"])
+    params, secret = P.with_secrets(P.key_values(opts["params"], opts["param_file"]), opts)
     annotations = P.key_values(opts["annotations"], opts["annotation_file"], "annotation")
     body: Json = {}
     if params or opts["params"] or opts["param_file"] or not update:
-        body["parameters"] = P.to_kv(params)
+        body["parameters"] = P.to_kv(params, secret)
     if annotations or opts["annotations"] or opts["annotation_file"] or not update:
         body["annotations"] = P.to_kv(annotations)
     if shared is not None:
@@ -96,6 +97,7 @@ def _shared_option(fn: F) -> F:
 @click.argument("args", nargs=-1, metavar="PACKAGE_NAME")
 @_shared_option
 @param_options
+@secret_param_option
 @global_options()
 def create(args: tuple[str, ...], **opts: Any) -> None:
     """Create a new package.
@@ -110,6 +112,7 @@ def create(args: tuple[str, ...], **opts: Any) -> None:
 @click.argument("args", nargs=-1, metavar="PACKAGE_NAME")
 @_shared_option
 @param_options
+@secret_param_option
 @global_options()
 def update(args: tuple[str, ...], **opts: Any) -> None:
     """Update an existing package, or create it if it does not exist.
@@ -123,6 +126,7 @@ def update(args: tuple[str, ...], **opts: Any) -> None:
 @package.command("bind")
 @click.argument("args", nargs=-1, metavar="PACKAGE_NAME BOUND_PACKAGE_NAME")
 @param_options
+@secret_param_option
 @click.option("-o", "--overwrite", is_flag=True, help="Overwrite an existing binding.")
 @global_options()
 def bind(args: tuple[str, ...], overwrite: bool, **opts: Any) -> None:
@@ -136,7 +140,8 @@ def bind(args: tuple[str, ...], overwrite: bool, **opts: Any) -> None:
     binding = qualify(args[1])
     body: Json = {
         "binding": {"namespace": source.namespace, "name": source.relative},
-        "parameters": P.to_kv(P.key_values(opts["params"], opts["param_file"])),
+        "parameters": P.to_kv(*P.with_secrets(P.key_values(opts["params"], opts["param_file"]),
+                                              opts)),
         "annotations": P.to_kv(
             P.key_values(opts["annotations"], opts["annotation_file"], "annotation")
         ),

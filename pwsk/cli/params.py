@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,17 @@ def key_values(pairs: Pairs, file: str | None, what: str = "parameter") -> Json:
     return merged
 
 
-def to_kv(values: Json) -> list[Json]:
-    """``{"a": 1}`` → ``[{"key": "a", "value": 1}]``, the entity wire format."""
-    return [{"key": k, "value": v} for k, v in values.items()]
+def to_kv(values: Json, secret: Collection[str] = ()) -> list[Json]:
+    """``{"a": 1}`` → ``[{"key": "a", "value": 1}]``, the entity wire format; keys in
+    ``secret`` get ``"secret": true``."""
+    return [{"key": k, "value": v, "secret": True} if k in secret else {"key": k, "value": v}
+            for k, v in values.items()]
+
+
+def with_secrets(values: Json, opts: Json) -> tuple[Json, set[str]]:
+    """``values`` with the ``--param-secret`` pairs over them, and the secret keys."""
+    secret = key_values(opts.get("secret_params") or (), None)
+    return {**values, **secret}, set(secret)
 
 
 # --- action code ------------------------------------------------------------------------

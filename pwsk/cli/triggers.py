@@ -25,6 +25,7 @@ from .common import (
     param_options,
     print_json,
     qualify,
+    secret_param_option,
     state,
 )
 from .listing import fetch_list, list_options, show_list
@@ -128,9 +129,9 @@ def _put_trigger(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) -
         # With a feed, plain -p parameters go to the feed action, not onto the trigger.
         feed_params = {**params, **feed_params}
         params = {}
-    params = {**params, **trigger_params}
-    if params or opts["params"] or opts["param_file"] or opts["trigger_params"]:
-        body["parameters"] = P.to_kv(params)
+    params, secret = P.with_secrets({**params, **trigger_params}, opts)
+    if params or opts["params"] or opts["param_file"] or opts["trigger_params"] or secret:
+        body["parameters"] = P.to_kv(params, secret)
     if annotations or opts["annotations"] or opts["annotation_file"]:
         body["annotations"] = P.to_kv(annotations)
     verb = "update" if update else "create"
@@ -155,6 +156,7 @@ def _put_trigger(args: tuple[str, ...], opts: dict[str, Any], *, update: bool) -
 @click.option("-f", "--feed", metavar="ACTION_NAME", help="Trigger feed ACTION_NAME.")
 @_feed_options
 @param_options
+@secret_param_option
 @global_options()
 def create(args: tuple[str, ...], **opts: Any) -> None:
     """Create a new trigger.
@@ -170,6 +172,7 @@ def create(args: tuple[str, ...], **opts: Any) -> None:
 @click.argument("args", nargs=-1, metavar="TRIGGER_NAME")
 @_feed_options
 @param_options
+@secret_param_option
 @global_options()
 def update(args: tuple[str, ...], **opts: Any) -> None:
     """Update an existing trigger, or create it if it does not exist.
