@@ -19,7 +19,7 @@ from pwsk.entities import Action
 from pwsk.errors import Messages
 from pwsk.limits import MAX_RESULT_SIZE, MB, json_depth_exceeds
 from pwsk.messages import ActivationMessage
-from pwsk.secrets import Masker
+from pwsk.redact import Masker
 
 from .containers.base import Container, LogLine
 from .http import ProxyConnection, ProxyHttpError, ResponseTooLarge

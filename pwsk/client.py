@@ -44,7 +44,7 @@ import orjson
 from . import __version__
 from .errors import PwskError
 from .names import DEFAULT_NAMESPACE, FQN, parse_fqn
-from .secrets import texts_of
+from .redact import texts_of
 
 Json = dict[str, Any]
 T = TypeVar("T")

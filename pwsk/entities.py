@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from .errors import BadRequest, Messages
 from .limits import DEFAULT_BOUNDS, MAX_CODE_SIZE, ActionBounds, ActionLimits
 from .names import FQN, check_name, parse_fqn
-from .secrets import restore
+from .redact import restore
 
 Json = dict[str, Any]
 

@@ -12,7 +12,7 @@ from pwsk.entities import SEQUENCE, Action, Package
 from pwsk.errors import BadRequest, Conflict, Messages, NotFound
 from pwsk.limits import MAX_PAYLOAD_SIZE
 from pwsk.names import FQN, check_name
-from pwsk.secrets import redact_doc
+from pwsk.redact import redact_doc
 from pwsk.store import EntityQuery
 
 from .. import openapi as oa

@@ -11,7 +11,7 @@ from pwsk.errors import BadRequest, Conflict, Messages, NotFound
 from pwsk.limits import LIST_LIMIT_MAX
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
-from pwsk.secrets import redact_doc, settle
+from pwsk.redact import redact_doc, settle
 from pwsk.store import EntityQuery
 
 from .. import openapi as oa

@@ -19,7 +19,7 @@ from pwsk.errors import Conflict, Messages, PwskError, ServiceUnavailable
 from pwsk.limits import MAX_PAYLOAD_SIZE
 from pwsk.messages import Identity
 from pwsk.names import FQN, check_name
-from pwsk.secrets import mark_secret, redact_doc, secret_keys
+from pwsk.redact import mark_secret, redact_doc, secret_keys
 
 from .. import openapi as oa
 from ..core import Controller

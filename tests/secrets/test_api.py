@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from pwsk.secrets import REDACTED
+from pwsk.redact import REDACTED
 from tests.api.helpers import NS, invoke, put_action, wait_activation
 
 TOKEN = "7731992044:AAH-tok3n-Sup3rS3cret_value"
