@@ -4,6 +4,7 @@ nested, escaped and overlapping secret texts."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from pwsk.errors import BadRequest
 from pwsk.messages import ActivationMessage, Identity
 from pwsk.redact import REDACTED, Masker, mark_secret, redact, restore, settle
 
-STORED = [{"key": "token", "value": "s3cr3t-token", "secret": True},
+STORED: list[dict[str, Any]] = [{"key": "token", "value": "s3cr3t-token", "secret": True},
           {"key": "plain", "value": "p"}]
 
 
