@@ -249,7 +249,12 @@ class ContainerPool:
             raise
         if slot.paused:
             assert slot.runner is not None
-            await slot.runner.container.resume()
+            try:
+                await slot.runner.container.resume()
+            except ContainerStartError:  # still paused (the engine is down): not usable
+                self._remove(slot)
+                self._dispatch()
+                raise
             slot.paused = False
         return slot
 
@@ -294,7 +299,7 @@ class ContainerPool:
             if slot.runner is None:
                 if slot.key is not None:
                     starting[slot.key] = starting.get(slot.key, 0) + 1
-            elif not slot.busy and slot.key is not None:
+            elif not slot.busy and slot.key is not None and slot.runner.container.alive:
                 idle.setdefault(slot.key, []).append(slot)
         stems = self._stems_wanted()
         for free in idle.values():
@@ -389,7 +394,8 @@ class ContainerPool:
     def _stem(self, req: _Request) -> Slot | None:
         for slot in self.slots:
             if (slot.key is None and not slot.busy and slot.runner is not None
-                    and slot.kind == req.kind and slot.memory_mb == req.memory_mb):
+                    and slot.kind == req.kind and slot.memory_mb == req.memory_mb
+                    and slot.runner.container.alive):
                 slot.busy, slot.key = True, req.key
                 if not slot.surplus:
                     self._spawn(self._prewarm(req.kind, req.memory_mb))  # replace it
@@ -576,6 +582,12 @@ class ContainerPool:
         now = time.monotonic()
         self._expire_demand(now)
         for slot in list(self.slots):
+            if not slot.busy and slot.runner is not None and not slot.runner.container.alive:
+                self._remove(slot)  # died idle (an engine restart killed it): replace it
+                if slot.key is None and not slot.surplus:
+                    self._spawn(self._prewarm(slot.kind, slot.memory_mb))
+                self._dispatch()
+                continue
             if slot.busy or slot.key is None or slot.runner is None:
                 continue
             idle = now - slot.last_used

@@ -75,6 +75,7 @@ async def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     docstore = DocStore(data_dir / "userdata.db")
     await docstore.start()
     app = create_app(settings, store, bus, docstore=docstore, manage_engines=False)
+    app.state.containers = factory  # /health reports its engine (Docker's)
     edge = Edge(bus, namespace_of(app.state.controller.auth.authenticate))  # realtime, dashboard
     edge.install(app)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 import pwsk
@@ -64,12 +64,18 @@ async def ping() -> str:
 
 
 @router.get("/health", summary="What works and what is degraded (503 while degraded)")
-async def health(ctl: Ctl) -> JSONResponse:
+async def health(ctl: Ctl, request: Request) -> JSONResponse:
     report = ctl.balancer.health()
     probe = getattr(ctl.store, "health", None)  # the CouchDB store probes its server
     if probe is not None:
         report["store"] = await probe()
         if report["store"]["status"] != "up":
+            report["status"] = "degraded"
+    # Standalone's in-process invoker: its container engine (Docker's answers /_ping).
+    engine = getattr(getattr(request.app.state, "containers", None), "health", None)
+    if engine is not None:
+        report["containers"] = await engine()
+        if report["containers"]["status"] != "up":
             report["status"] = "degraded"
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 

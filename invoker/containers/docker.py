@@ -65,6 +65,8 @@ NETWORK = "pwsk"
 LABEL = "pwsk.invoker"
 ACTION_DIR = "/action"  # where the proxies keep the action (PWSK_ACTION_DIR in the images)
 MIB = 1024 * 1024
+ENGINE_RETRY_S = 0.5  # how often a lost log stream or a removal tries the engine again
+REMOVE_RETRY_S = 120.0  # how long a removal waits for an engine that does not answer
 _LOOPBACK = {"localhost", "0.0.0.0", "::", "::1"}
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.-]+")
 
@@ -205,6 +207,25 @@ class _Engine:
             raise DockerError(0, str(exc) or type(exc).__name__) from exc
 
 
+async def _remove(engine: _Engine, container_id: str, name: str) -> None:
+    """Force removal (it kills first, paused or not). While the engine does not answer
+    (dockerd restarting) it tries again for up to ``REMOVE_RETRY_S``: else the container
+    would be left behind, dead or alive, until the invoker restarts."""
+    deadline = time.monotonic() + REMOVE_RETRY_S
+    while True:
+        try:
+            await engine.call("DELETE", f"/containers/{container_id}",
+                              params={"force": "1", "v": "1"})
+            return
+        except DockerError as exc:
+            if exc.status in (404, 409):  # gone, or removal already under way
+                return
+            if exc.status != 0 or time.monotonic() >= deadline:
+                logger.warning("docker remove failed", container=name, error=exc.message)
+                return
+        await asyncio.sleep(ENGINE_RETRY_S)
+
+
 class DockerContainer:
     """One running container and the log stream that follows it."""
 
@@ -217,6 +238,8 @@ class DockerContainer:
         self._logs = LogBuffer()
         self._reader: asyncio.Task[None] | None = None
         self._removed = False
+        self._paused = False
+        self._streaming = False  # a log stream is connected (not waiting for the engine)
 
     @property
     def alive(self) -> bool:
@@ -227,14 +250,36 @@ class DockerContainer:
         self._reader = asyncio.create_task(self._follow(), name=f"logs {self.name}")
 
     async def _follow(self) -> None:
+        """Read the log stream until the container stops.
+
+        If the engine goes away (dockerd killed or restarted) the container may live on:
+        the stream is followed again once the engine answers, from that moment on (lines
+        written meanwhile are lost; replaying them would hand an earlier activation's lines,
+        sentinels included, to the next one). A restart without live-restore has killed the
+        container: the new stream ends at once, and the container is no longer ``alive``.
+        """
         splitters = {1: LineSplitter(self._logs, "stdout"), 2: LineSplitter(self._logs, "stderr")}
+        since: str | None = None
+        try:
+            while not await self._follow_once(splitters, since):
+                await asyncio.sleep(ENGINE_RETRY_S)
+                since = f"{time.time():.9f}"
+        finally:
+            for splitter in splitters.values():
+                splitter.close()
+
+    async def _follow_once(self, splitters: dict[int, LineSplitter], since: str | None) -> bool:
+        """One log stream; False when the engine went away before the container stopped."""
         params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1"}
+        if since is not None:
+            params["since"] = since
         try:
             async with self._engine.http.stream(
                     "GET", f"/containers/{self.id}/logs", params=params,
                     timeout=httpx.Timeout(None, connect=5.0)) as resp:
                 if resp.status_code != 200:
-                    return
+                    return True
+                self._streaming = True
                 buf = bytearray()
                 async for chunk in resp.aiter_raw():
                     buf += chunk
@@ -253,11 +298,14 @@ class DockerContainer:
                             splitter.feed(data, _parse_stamp(stamp))
                     del buf[:pos]
         except (httpx.HTTPError, OSError) as exc:
-            if not self._removed:
-                logger.warning("log stream failed", container=self.name, error=str(exc))
-        finally:
-            for splitter in splitters.values():
-                splitter.close()
+            self._streaming = False
+            if self._removed:
+                return True
+            if since is None:
+                logger.warning("log stream lost: following it again once the engine answers",
+                               container=self.name, error=str(exc))
+            return False
+        return True
 
     async def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -294,31 +342,33 @@ class DockerContainer:
         return status.split(None, 2)[1:2] == [b"200"]
 
     async def suspend(self) -> None:
-        await self._quietly("pause")
+        # A container that died meanwhile fails its next /run, which destroys it; one the
+        # engine could not pause (the engine is down) runs on: neither is the pool's concern.
+        try:
+            await self._engine.call("POST", f"/containers/{self.id}/pause")
+        except DockerError as exc:
+            logger.warning("docker call failed", call="pause", container=self.name,
+                           error=exc.message)
+            return
+        self._paused = True
 
     async def resume(self) -> None:
-        await self._quietly("unpause")
-
-    async def _quietly(self, verb: str) -> None:
-        # A container that died meanwhile fails its next /run, which destroys it: the pool
-        # need not hear about it here.
+        """Unpause; ``ContainerStartError`` if the container stays paused (the engine is
+        down, or the container is gone): a run there would only time out."""
+        if not self._paused:
+            return
         try:
-            await self._engine.call("POST", f"/containers/{self.id}/{verb}")
+            await self._engine.call("POST", f"/containers/{self.id}/unpause")
         except DockerError as exc:
-            logger.warning("docker call failed", call=verb, container=self.name,
-                           error=exc.message)
+            if exc.status != 409 or "not paused" not in exc.message:
+                raise ContainerStartError(f"resuming {self.name}: {exc}") from exc
+        self._paused = False
 
     async def destroy(self) -> None:
         if self._removed:
             return
         self._removed = True
-        try:
-            # Force removal kills first, paused or not.
-            await self._engine.call("DELETE", f"/containers/{self.id}",
-                                    params={"force": "1", "v": "1"})
-        except DockerError as exc:
-            if exc.status not in (404, 409):  # gone, or removal already under way
-                logger.warning("docker remove failed", container=self.name, error=exc.message)
+        await _remove(self._engine, self.id, self.name)
         if self._reader is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._reader), 2.0)
@@ -326,7 +376,8 @@ class DockerContainer:
             await asyncio.gather(self._reader, return_exceptions=True)
 
     async def collect_logs(self, wait_s: float, sentinels: bool) -> CollectedLogs:
-        return await self._logs.collect(wait_s, sentinels)
+        # Without a log stream (the engine is away) no sentinel can come: no waiting.
+        return await self._logs.collect(wait_s if self._streaming else 0.0, sentinels)
 
     async def oom_killed(self, wait_s: float = 0.0) -> bool:
         """Whether the kernel killed a process of this container for its memory limit.
@@ -372,6 +423,7 @@ class DockerFactory:
         self._ready = asyncio.Lock()
         self._prepared = False
         self._counter = itertools.count()
+        self._removals: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
         await self._engine.http.aclose()
@@ -382,6 +434,19 @@ class DockerFactory:
         except httpx.HTTPError:
             return False
         return resp.status_code == 200
+
+    async def health(self) -> dict[str, str]:
+        """``{"status": "up"}`` while the engine answers ``/_ping``, else ``down`` and why
+        (containers can neither start nor be removed then; running ones may still answer)."""
+        try:
+            resp = await self._engine.http.get("/_ping", timeout=2.0)
+        except httpx.HTTPError as exc:
+            return {"status": "down", "error": f"the Docker engine does not answer: "
+                                               f"{str(exc) or type(exc).__name__}"}
+        if resp.status_code != 200:
+            return {"status": "down", "error": f"the Docker engine's /_ping: "
+                                               f"{resp.status_code}"}
+        return {"status": "up"}
 
     async def missing_runtime_images(self) -> list[str]:
         """The built-in runtime images this engine does not have (scripts/lib/docker.sh
@@ -527,7 +592,10 @@ class DockerFactory:
                 container.host = settings["Networks"][self.network]["IPAddress"]
             container.follow_logs()
         except BaseException as exc:
-            await container.destroy()
+            # In the background: with the engine gone, removal waits for it to come back.
+            task = asyncio.get_running_loop().create_task(container.destroy())
+            self._removals.add(task)
+            task.add_done_callback(self._removals.discard)
             if isinstance(exc, DockerError | KeyError | IndexError | TypeError):
                 raise ContainerStartError(f"starting {name}: {exc}") from exc
             raise
