@@ -11,6 +11,8 @@ import httpx
 
 from pwsk.redact import REDACTED
 from tests.api.helpers import NS, invoke, put_action, wait_activation
+from tests.keys.conftest import as_key, create
+from tests.servers import Server
 
 TOKEN = "7731992044:AAH-tok3n-Sup3rS3cret_value"
 NEW_TOKEN = "8812:another-S3cret-token"
@@ -193,3 +195,31 @@ def test_trigger_secrets_reach_the_rule_action_masked(api: httpx.Client, name: s
     assert_masked(api, record, TOKEN)
     api.delete(f"{NS}/rules/{name}-r")
     api.delete(f"{NS}/triggers/{name}-t")
+
+
+def test_shared_package_secrets_stay_with_their_owner(api: httpx.Client, server: Server,
+                                                     name: str) -> None:
+    """Another namespace reads a published package and binds and invokes its action: it sees
+    the owner's secret nowhere, and the action still gets it."""
+    pkg = f"{name}-shared"
+    r = api.put(f"{NS}/packages/{pkg}", json={"publish": True, "parameters": [
+        {"key": "token", "value": TOKEN, "secret": True}]})
+    assert r.status_code == 200, r.text
+    put_action(api, f"{pkg}/spill", SPILL)
+    owner = api.get("/api/v1/namespaces").json()[0]
+    with server.client(server.system_auth) as admin:
+        other = create(admin, f"s{name}")
+    with as_key(server.url, other["key"]) as them:
+        shown = them.get(f"/api/v1/namespaces/{owner}/packages/{pkg}")
+        assert shown.status_code == 200 and TOKEN not in shown.text, shown.text
+        r = them.put(f"{NS}/packages/{name}-b", json={
+            "binding": {"namespace": owner, "name": pkg}})
+        assert r.status_code == 200, r.text
+        merged = them.get(f"{NS}/packages/{name}-b")
+        assert TOKEN not in merged.text and REDACTED in merged.text
+        for path in (f"/api/v1/namespaces/{owner}/actions/{pkg}/spill",
+                     f"{NS}/actions/{name}-b/spill"):
+            r = them.post(path, params={"blocking": "true"}, json={})
+            assert r.status_code == 200, r.text
+            assert r.json()["response"]["result"]["digest"] == digest(TOKEN)
+            assert_masked(them, r.json(), TOKEN)
