@@ -8,23 +8,30 @@ container) → ``POST /realtime/brewery`` → bus → hub → SSE, and is matche
 timestamp. The floor, measured in the same run: ``POST /realtime/brewery`` straight from
 here to the same stream.
 
-    python bench/realtime_latency.py [-n 500] [--rate 10] [--warmup 30]
+Per-stage splits (epoch ms, matched by the reading's timestamp): the broker (publish → the
+bridge takes the message), the bridge (→ its fire is sent), the fire's HTTP round trip,
+fire → the ``publish-realtime`` activation's start (its record; 1 ms grain; ``waitTime`` and
+``initTime`` from its annotations), the action's run, and its start → the SSE event. They
+say where a slow reading lost its time, which an end-to-end tail alone cannot under load.
+
+    python bench/realtime_latency.py [-n 500] [--rate 10] [--warmup 30] [--backend docker]
+
+The server is started as ``python -m bench`` starts it (``bench.core.deployment``: throttles
+raised, the process backend unless ``--backend docker``), so both report the same path.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import httpx
@@ -33,36 +40,11 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.core import deployment  # noqa: E402
 from bridge import Bridge, EmbeddedBroker, parse_config  # noqa: E402
 from pwsk.demo import GUEST_KEY, deploy_brewery  # noqa: E402
 
 NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_standalone(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "PWSK_LOG_LEVEL": "warning"}
-    with open(data_dir / "server.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "pwsk.standalone", "--port", str(port),
-                                 "--data-dir", str(data_dir)], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("pwsk standalone exited; see " + str(data_dir / "server.log"))
-        try:
-            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit("pwsk standalone did not answer")
 
 
 async def events(http: httpx.AsyncClient, url: str) -> AsyncIterator[tuple[float, bytes]]:
@@ -82,12 +64,107 @@ def summary(name: str, ms: list[float]) -> tuple[float, float]:
     return p50, p99
 
 
-async def measure(url: str, n: int, rate: float,
-                  warmup: int) -> tuple[list[float], list[float]]:
-    """Latencies (ms) of ``n`` readings through the whole path, and of ``n`` floor posts."""
+def _now_ms() -> float:
+    return time.time() * 1000
+
+
+def _timestamp(payload: object) -> int | None:
+    try:
+        raw = payload if isinstance(payload, bytes | bytearray) else str(payload).encode()
+        value = orjson.loads(raw).get("timestamp")
+        return int(value) if value is not None else None
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return None
+
+
+class Stages:
+    """Epoch-ms marks per reading (keyed by its timestamp) for the per-stage splits."""
+
+    def __init__(self) -> None:
+        self.marks: dict[int, dict[str, float]] = {}
+        self.measured: set[int] = set()
+
+    def mark(self, ts: int | None, stage: str, at: float | None = None) -> None:
+        if ts is not None:
+            self.marks.setdefault(ts, {})[stage] = _now_ms() if at is None else at
+
+    def hook(self, bridge: Bridge) -> None:
+        """Note when the bridge takes each message and when its fire is sent and answered."""
+        take, fire = bridge._take, bridge.firer.fire
+
+        def taken(message: Any, acker: Any) -> Any:
+            self.mark(_timestamp(message.payload), "taken")
+            return take(message, acker)
+
+        async def fired(entry: Any) -> Any:
+            ts = entry.params.get("timestamp")
+            self.mark(ts, "fire")
+            try:
+                return await fire(entry)
+            finally:
+                self.mark(ts, "fired")
+
+        bridge._take = taken  # type: ignore[method-assign]
+        bridge.firer.fire = fired  # type: ignore[method-assign]
+
+    async def records(self, http: httpx.AsyncClient, url: str, auth: tuple[str, str]) -> None:
+        """Start, end, waitTime and initTime of the measured readings' publish-realtime runs."""
+        wanted = set(self.measured)
+        skip = 0
+        while wanted:
+            response = await http.get(f"{url}/api/v1/namespaces/_/activations", auth=auth,
+                                      params={"name": "brewery/publish-realtime",
+                                              "docs": "true", "limit": 200, "skip": skip})
+            page = response.json() if response.status_code == 200 else []
+            if not page:
+                break
+            for record in page:
+                result = (record.get("response") or {}).get("result") or {}
+                ts = result.get("timestamp")
+                if ts not in wanted:
+                    continue
+                wanted.discard(ts)
+                notes = {a["key"]: a["value"] for a in record.get("annotations", [])}
+                self.mark(ts, "start", float(record["start"]))
+                self.mark(ts, "end", float(record["end"]))
+                self.mark(ts, "wait", float(notes.get("waitTime", 0)))
+                if "initTime" in notes:
+                    self.mark(ts, "init", float(notes["initTime"]))
+            skip += len(page)
+
+    SPLITS = (
+        ("broker: publish → bridge takes it", "sent", "taken"),
+        ("bridge: takes it → fire sent", "taken", "fire"),
+        ("fire: POST trigger → 202", "fire", "fired"),
+        ("fire sent → action start", "fire", "start"),
+        ("action run (start → end)", "start", "end"),
+        ("action start → SSE event", "start", "arrived"),
+    )
+
+    def splits(self) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        marks = [self.marks[ts] for ts in self.measured if ts in self.marks]
+        for name, a, b in self.SPLITS:
+            values = [m[b] - m[a] for m in marks if a in m and b in m]
+            if values:
+                out[name] = values
+        waits = [m["wait"] for m in marks if "wait" in m]
+        if waits:
+            out["  of which waitTime (annotation)"] = waits
+        inits = [m["init"] for m in marks if "init" in m]
+        if inits:
+            out[f"  cold starts: initTime ({len(inits)} of {len(marks)})"] = inits
+        return out
+
+
+async def measure(url: str, n: int, rate: float, warmup: int,
+                  stages: Stages | None = None) -> tuple[list[float], list[float]]:
+    """Latencies (ms) of ``n`` readings through the whole path, and of ``n`` floor posts;
+    ``stages`` (if given) collects the per-stage marks of the measured readings."""
     user, key = GUEST_KEY.split(":", 1)
     stream_url = f"{url}/realtime/guest/brewery/events"
     sent: dict[int, float] = {}
+    marks = stages or Stages()
     latencies: list[float] = []
     full: list[float] = []
     done = asyncio.Event()
@@ -97,8 +174,10 @@ async def measure(url: str, n: int, rate: float,
         async def listen() -> None:
             async for arrived, data in events(http, stream_url):
                 event = orjson.loads(data)
-                started = sent.pop(int(event.get("timestamp", -1)), None)
+                ts = int(event.get("timestamp", -1))
+                started = sent.pop(ts, None)
                 if started is not None:
+                    marks.mark(ts, "arrived")
                     latencies.append((arrived - started) * 1000)
                     if len(latencies) >= expected:
                         done.set()
@@ -114,6 +193,7 @@ async def measure(url: str, n: int, rate: float,
             "state_dir": tempfile.mkdtemp(prefix="bench-bridge-"),
             "metrics": None,
         })) as bridge:
+            marks.hook(bridge)
             async with asyncio.timeout(30):
                 await bridge.wait_ready()
             async with aiomqtt.Client(broker.host, broker.port, identifier="bench-sensor",
@@ -129,6 +209,9 @@ async def measure(url: str, n: int, rate: float,
                         payload = orjson.dumps({"value": 60.0 + (i % 10) / 10, "unit": "C",
                                                 "timestamp": ts})
                         sent[ts] = time.perf_counter()
+                        marks.mark(ts, "sent")
+                        if phase == "measured":
+                            marks.measured.add(ts)
                         await mqtt.publish(f"brewery/{tank}/temperature", payload, qos=1)
                         await asyncio.sleep(1 / rate)
                     try:
@@ -140,6 +223,7 @@ async def measure(url: str, n: int, rate: float,
                     if phase == "measured":
                         full = list(latencies)
             sent.clear()
+        await marks.records(http, url, (user, key))
 
         # The floor: the same stream, fed by a direct POST from here.
         floor: list[float] = []
@@ -158,11 +242,15 @@ async def measure(url: str, n: int, rate: float,
     return full, floor
 
 
-def report(full: list[float], floor: list[float]) -> None:
+def report(full: list[float], floor: list[float], stages: Stages | None = None) -> None:
     print()
     p50, p99 = summary("MQTT publish → SSE (broker, bridge, actions)", full)
     f50, f99 = summary("floor: POST /realtime → SSE", floor)
     print(f"{'ratio to the floor':<44} p50 {p50 / f50:7.1f}x      p99 {p99 / f99:7.1f}x")
+    if stages is not None:
+        print("\nper stage (epoch ms; action records have a 1 ms grain):")
+        for name, values in stages.splits().items():
+            summary(name, values)
 
 
 def main() -> None:
@@ -171,15 +259,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0,
                         help="readings per second (default 10, as the demo's sensors)")
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--backend", default="process", choices=("process", "docker"),
+                        help="standalone's container backend (default process, as the suite)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-realtime-") as tmp:
-        proc, url = start_standalone(Path(tmp))
-        try:
-            deploy_brewery(url)
-            report(*asyncio.run(measure(url, args.n, args.rate, args.warmup)))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="bench-realtime-") as tmp, \
+            deployment("standalone", Path(tmp), {"PWSK_CONTAINERS": args.backend}) as target:
+        deploy_brewery(target.url)
+        stages = Stages()
+        full, floor = asyncio.run(measure(target.url, args.n, args.rate, args.warmup, stages))
+        report(full, floor, stages)
 
 
 if __name__ == "__main__":
