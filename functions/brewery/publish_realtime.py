@@ -6,16 +6,22 @@ reachable channel the reading is reported as not published (the rule's other act
 still store it). A busy gateway (429, 5xx, no answer in time) is tried again, up to
 ``ATTEMPTS`` times: a live view may show a reading twice (it keeps the newest per time),
 but should not miss one.
+
+The connection to the channel is kept open between activations of a warm container (one
+per address, HTTP/1.1 keep-alive): a new TCP connection per reading cost the gateway an
+accept and a new HTTP protocol instance each time, on the path every dashboard update
+waits for. A kept connection the server has closed meanwhile (its idle timeout) is replaced
+at once, without counting as an attempt.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from typing import Any
 
 try:
@@ -30,6 +36,43 @@ ATTEMPTS = 6
 PAUSE_S = 0.5  # before the second attempt; doubled before each next, up to PAUSE_MAX_S
 PAUSE_MAX_S = 4.0
 
+_Connection = http.client.HTTPConnection
+# (scheme, host, port) → the connection kept open for the next activation
+_kept: dict[tuple[str, str, int | None], _Connection] = {}
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST ``body`` over a kept connection; the response's status. Raises ``OSError`` or
+    ``http.client.HTTPException`` when there is no answer, ``ValueError`` for a bad URL."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url[:200]!r}")
+    key = (parts.scheme, parts.hostname, parts.port)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    while True:
+        conn = _kept.pop(key, None)
+        reused = conn is not None
+        if conn is None:
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else _Connection
+            conn = kind(parts.hostname, parts.port, timeout=TIMEOUT_S)
+        try:
+            conn.request("POST", target, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+        except (ConnectionError, http.client.BadStatusLine):
+            conn.close()
+            if reused:
+                continue  # closed by the server while idle: a new connection, at once
+            raise
+        except BaseException:
+            conn.close()
+            raise
+        if response.will_close:
+            conn.close()
+        else:
+            _kept[key] = conn
+        return response.status
+
 
 def main(args: dict[str, Any]) -> dict[str, Any]:
     try:
@@ -41,19 +84,21 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
     key = os.environ.get("__OW_API_KEY")
     if key:
         headers["Authorization"] = "Basic " + base64.b64encode(key.encode()).decode()
-    req = urllib.request.Request(url, data=json.dumps(reading.to_json()).encode(),
-                                 method="POST", headers=headers)
+    body = json.dumps(reading.to_json()).encode()
     error = ""
     for attempt in range(ATTEMPTS):
         if attempt:
             time.sleep(min(PAUSE_S * 2 ** (attempt - 1), PAUSE_MAX_S))
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-                return {"published": True, "status": resp.status, **reading.to_json()}
-        except urllib.error.HTTPError as err:
-            error = f"the realtime channel answered {err.code}"
-            if err.code != 429 and err.code < 500:
-                break  # refused: trying again cannot help
-        except (urllib.error.URLError, TimeoutError) as err:
-            error = f"the realtime channel is unreachable: {err}"
+            status = _post(url, body, headers)
+        except ValueError as err:
+            return {"error": f"the realtime channel's URL is not usable: {err}"}
+        except (OSError, http.client.HTTPException) as err:
+            error = f"the realtime channel is unreachable: {err or type(err).__name__}"
+            continue
+        if 200 <= status < 300:
+            return {"published": True, "status": status, **reading.to_json()}
+        error = f"the realtime channel answered {status}"
+        if status != 429 and status < 500:
+            break  # refused: trying again cannot help
     return {"error": error}
