@@ -6,7 +6,7 @@ with ``-t/-m/-l/-c``; ``NamespaceLimits`` are the per-namespace throttles and bo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import BadRequest
@@ -71,7 +71,9 @@ class ActionLimits:
     concurrency: int = 1
 
     def to_json(self) -> dict[str, int]:
-        return asdict(self)
+        # By hand: ``asdict`` (a recursive copy) cost 4 % of a warm invoke's server CPU.
+        return {"timeout": self.timeout, "memory": self.memory, "logs": self.logs,
+                "concurrency": self.concurrency}
 
     @classmethod
     def from_json(
