@@ -68,21 +68,25 @@ def restore(new: list[Json], old: list[Json] | None, strict: bool = True) -> lis
 
 def settle(params: list[Json], inherited: list[Json]) -> list[Json]:
     """After ``restore``: a binding's marker for a secret of its bound package is dropped
-    (the package's value applies, as GET showed it merged); any other marker left for a
-    secret is a 400, since no value exists to keep."""
-    if not any(p.get("value") == REDACTED and p.get("secret") is True for p in params):
+    (the package's value applies, as GET showed it merged), with or without the ``secret``
+    field; any other marker left for a secret is a 400, since no value exists to keep."""
+    if not any(p.get("value") == REDACTED for p in params):
         return params
     bound = {p["key"] for p in inherited if p.get("secret") is True}
     out: list[Json] = []
     for p in params:
-        if p.get("value") != REDACTED or p.get("secret") is not True:
+        if p.get("value") != REDACTED:
             out.append(p)
-        elif p["key"] not in bound:
+        elif p["key"] in bound:
+            continue
+        elif p.get("secret") is True:
             raise BadRequest(
                 f"The request content was malformed: parameter '{p['key']}' is secret and its "
                 "value is the redaction marker, but no stored value exists to keep; give "
                 "its value."
             )
+        else:
+            out.append(p)
     return out
 
 

@@ -153,6 +153,10 @@ def test_package_and_binding_secrets(api: httpx.Client, name: str) -> None:
     r = api.put(f"{NS}/packages/{binding}", params={"overwrite": "true"},
                 json={"parameters": merged.json()["parameters"]})
     assert r.status_code == 200, r.text
+    bare = [{"key": p["key"], "value": p["value"]} for p in merged.json()["parameters"]]
+    r = api.put(f"{NS}/packages/{binding}", params={"overwrite": "true"},
+                json={"parameters": bare})
+    assert r.status_code == 200, r.text
     for path in (f"{pkg}/spill", f"{binding}/spill"):
         record = run(api, path)
         assert record["response"]["result"]["digest"] == digest(TOKEN), path

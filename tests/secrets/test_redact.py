@@ -42,6 +42,10 @@ def test_settle_drops_markers_a_binding_inherits() -> None:
     sent = restore([{"key": "token", "value": REDACTED, "secret": True},
                     {"key": "own", "value": "b"}], [], strict=False)
     assert settle(sent, STORED) == [{"key": "own", "value": "b"}]
+    # A client that drops the ``secret`` field sends the bare marker: dropped as well.
+    assert settle([{"key": "token", "value": REDACTED}], STORED) == []
+    assert settle([{"key": "plain", "value": REDACTED}], STORED) == [
+        {"key": "plain", "value": REDACTED}]
     with pytest.raises(BadRequest):
         settle(sent, [])
 
