@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.helpers import NS, invoke, put_action
+from tests.conftest import DEPLOYMENT
 from tests.secrets.test_api import SPILL
 from tests.servers import Server, start_server
 
@@ -30,6 +32,8 @@ def exercise(api: httpx.Client, name: str) -> None:
     assert api.post(f"{NS}/triggers/{name}-t", json={}).status_code == 204
 
 
+@pytest.mark.skipif(DEPLOYMENT == "distributed",
+                    reason="starts its own standalone: run once, in the standalone round")
 def test_debug_logs_hold_no_secret(tmp_path: Path, name: str) -> None:
     srv = start_server(tmp_path, env={"PWSK_LOG_LEVEL": "debug"})
     try:
