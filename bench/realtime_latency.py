@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import socket
 import statistics
 import sys
@@ -80,9 +81,39 @@ def _timestamp(payload: object) -> int | None:
 class Stages:
     """Epoch-ms marks per reading (keyed by its timestamp) for the per-stage splits."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_pid: int | None = None) -> None:
         self.marks: dict[int, dict[str, float]] = {}
         self.measured: set[int] = set()
+        self.server_pid = server_pid
+        self._cpu0: dict[str, float] = {}
+        self.cpu_ms: dict[str, float] = {}  # CPU ms per measured reading, per process group
+
+    def _cpu(self) -> dict[str, float]:
+        """CPU seconds so far: the server, its children (containers, fork server), and this
+        process (broker, bridge, sensor, stream reader). Children that exit are missed."""
+        import psutil
+
+        def used(proc: psutil.Process) -> float:
+            t = proc.cpu_times()
+            return float(t.user + t.system)
+
+        out = {"this process (broker, bridge, clients)": used(psutil.Process())}
+        if self.server_pid is not None:
+            server = psutil.Process(self.server_pid)
+            out["server"] = used(server)
+            kids = 0.0
+            for child in server.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    kids += used(child)
+            out["its children (actions)"] = kids
+        return out
+
+    def cpu_start(self) -> None:
+        self._cpu0 = self._cpu()
+
+    def cpu_stop(self) -> None:
+        n = max(1, len(self.measured))
+        self.cpu_ms = {k: (v - self._cpu0.get(k, 0.0)) * 1000 / n for k, v in self._cpu().items()}
 
     def mark(self, ts: int | None, stage: str, at: float | None = None) -> None:
         if ts is not None:
@@ -203,6 +234,8 @@ async def measure(url: str, n: int, rate: float, warmup: int,
                     latencies.clear()
                     done.clear()
                     expected = count
+                    if phase == "measured":
+                        marks.cpu_start()
                     for i in range(count):
                         ts += 1
                         tank = ("mash", "boil")[i % 2]
@@ -221,6 +254,7 @@ async def measure(url: str, n: int, rate: float, warmup: int,
                         print(f"{phase}: {count - len(latencies)} of {count} readings never "
                               "reached the stream (throttled or lost)")
                     if phase == "measured":
+                        marks.cpu_stop()
                         full = list(latencies)
             sent.clear()
         await marks.records(http, url, (user, key))
@@ -251,6 +285,9 @@ def report(full: list[float], floor: list[float], stages: Stages | None = None) 
         print("\nper stage (epoch ms; action records have a 1 ms grain):")
         for name, values in stages.splits().items():
             summary(name, values)
+        if stages.cpu_ms:
+            print("CPU per reading: " + ", ".join(f"{k} {v:.2f} ms"
+                                                  for k, v in stages.cpu_ms.items()))
 
 
 def main() -> None:
@@ -265,7 +302,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-realtime-") as tmp, \
             deployment("standalone", Path(tmp), {"PWSK_CONTAINERS": args.backend}) as target:
         deploy_brewery(target.url)
-        stages = Stages()
+        stages = Stages(target.services.get("standalone"))
         full, floor = asyncio.run(measure(target.url, args.n, args.rate, args.warmup, stages))
         report(full, floor, stages)
 
