@@ -84,6 +84,7 @@ def _image_tarball(image: str) -> Path:
 class PrivateDockerd:
     """A dockerd of one test's own, which the test may kill; ``down`` leaves nothing."""
 
+    live_restore: bool = False  # containers outlive a restart of the daemon
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pwsk-dockerd-")))
     proc: subprocess.Popen[bytes] | None = None
 
@@ -108,7 +109,8 @@ class PrivateDockerd:
                  "--pidfile", str(self.root / "docker.pid"), "--bridge=none",
                  "--iptables=false", "--ip-masq=false", "--ip-forward=false",
                  "--storage-driver=overlay2", "--default-address-pool",
-                 f"base={pool},size={pool.prefixlen}"],
+                 f"base={pool},size={pool.prefixlen}",
+                 *(["--live-restore"] if self.live_restore else [])],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
         deadline = time.monotonic() + 60
@@ -203,9 +205,9 @@ def _mounts_under(root: Path) -> list[str]:
     return points
 
 
-@pytest.fixture
-def dockerd() -> Iterator[PrivateDockerd]:
-    daemon = PrivateDockerd()
+@pytest.fixture(params=[False, True], ids=["restart-kills", "live-restore"])
+def dockerd(request: pytest.FixtureRequest) -> Iterator[PrivateDockerd]:
+    daemon = PrivateDockerd(live_restore=request.param)
     try:
         daemon.up()
         daemon.load(IMAGE)
@@ -248,10 +250,10 @@ def _caller(server: Server, load: Load, blocking: bool, n: int) -> None:
                 continue
             took = time.monotonic() - started
             activation = None
-            if r.status_code in (200, 202, 502):
+            if r.status_code in (200, 202, 500, 502):  # 500: a whisk error's record
                 activation = r.json().get("activationId") or r.headers.get(
                     "x-openwhisk-activation-id")
-                assert activation, (r.status_code, r.text)
+                assert activation or r.status_code == 500, (r.status_code, r.text)
             with load.lock:
                 load.codes[f"{load.phase}: {kind} {r.status_code}"] += 1
                 load.slowest_s = max(load.slowest_s, took)
@@ -278,18 +280,29 @@ def _until(check: Callable[[], bool], what: str, within: float, server: Server) 
     return time.monotonic() - started
 
 
-def _works(server: Server) -> bool:
+def _works(server: Server, action: str = "work") -> bool:
     with _client(server, WAIT_MS / 1000 + MARGIN_S) as api:
-        r = api.post(f"{NS}/actions/work", params={"blocking": "true", "result": "true",
-                                                   "timeout": str(WAIT_MS)}, json={"n": -9})
-    return r.status_code == 200 and r.json().get("n") == -9
+        r = api.post(f"{NS}/actions/{action}", params={
+            "blocking": "true", "result": "true", "timeout": str(WAIT_MS)},
+                     json={"n": -9, "name": action})
+    return r.status_code == 200 and r.json() in ({"n": -9, "i": None}, {"name": action})
+
+
+def _probe(server: Server, action: str) -> tuple[int, float, dict[str, Any]]:
+    """One blocking invoke of ``action``: its status, how long it took, its record."""
+    started = time.monotonic()
+    with _client(server, WAIT_MS / 1000 + MARGIN_S) as api:
+        r = api.post(f"{NS}/actions/{action}", params={
+            "blocking": "true", "timeout": str(WAIT_MS)}, json={"name": action})
+    return r.status_code, time.monotonic() - started, r.json()
 
 
 @pytest.mark.timeout(400)
 def test_dockerd_killed_under_load(dockerd: PrivateDockerd, tmp_path: Path) -> None:
     server = start_server(tmp_path / "server", env={
-        "PWSK_CONTAINERS": "docker", "DOCKER_HOST": dockerd.host,
-        "PWSK_LOG_LEVEL": "info"})
+        "PWSK_CONTAINERS": "docker", "DOCKER_HOST": dockerd.host, "PWSK_LOG_LEVEL": "info",
+        # Idle containers are paused after a second: some are paused when dockerd dies.
+        "PWSK_PAUSE_GRACE_S": "1", "PWSK_PREWARM": "python:3.11=1"})
     try:
         _chaos(server, dockerd)
     finally:
@@ -306,6 +319,10 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
                                 "    time.sleep(0.2)\n"
                                 "    return {'n': a.get('n'), 'i': a.get('i')}\n")
         assert _works(server), server.log()
+        for name, memory in (("paused", 256), ("cold", 384)):  # no stem cell of 384 MB
+            put_action(api, name, "def main(a):\n    return {'name': a.get('name')}\n",
+                       limits={"memory": memory})
+        assert _works(server, "paused"), server.log()  # then idle: paused a second later
     status, healthy = _health(server)
     assert status == 200 and healthy["containers"]["status"] == "up", healthy
 
@@ -315,6 +332,7 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
     for t in threads:
         t.start()
     figures: dict[str, Any] = {}
+    probes: dict[str, Any] = {}
     try:
         time.sleep(5)
         load.phase = "outage"
@@ -325,6 +343,15 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
             server), 1)
         degraded = _health(server)[1]
         assert degraded["containers"]["status"] == "down", degraded
+        # An action whose container is paused (it cannot be resumed now) and one with no
+        # container (none can start now) fail at once with a whisk error record; neither
+        # waits for its timeout on a frozen container.
+        for action in ("paused", "cold"):
+            status, took, record = _probe(server, action)
+            probes[action] = (status, round(took, 1), record.get("response"))
+            load.accepted.append((record["activationId"], "outage", time.monotonic()))
+            assert status == 500 and took < 10, probes
+            assert record["response"]["status"] == "whisk internal error", probes
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - killed_at)))
 
         load.phase = "restart"
@@ -334,6 +361,8 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
             lambda: _health(server)[0] == 200, "/health ok after the restart", 60, server), 1)
         _until(lambda: _works(server), "invokes succeeding again", RECOVERY_S, server)
         figures["recovered_s"] = round(time.monotonic() - restarted_at, 1)
+        for action in ("paused", "cold"):
+            assert _works(server, action), server.log()[-6000:]
         load.phase = "after"
         after_at = time.monotonic()
         time.sleep(6)
@@ -366,6 +395,10 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
     late_failures = []
     for a, phase, at in load.accepted:
         response = records[a]["response"]
+        if at > after_at:  # its logs are all there: the log streams came back
+            logs = records[a]["logs"]
+            assert any("working" in line for line in logs), records[a]
+            assert not any("issue while collecting" in line for line in logs), records[a]
         outcomes[f"{phase}: {response['status']}"] += 1
         if response["status"] != "success":
             assert isinstance(response["result"].get("error"), str), records[a]
@@ -377,10 +410,11 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
     assert outcomes["steady: success"] >= 10, outcomes
 
     # The invoker removed the containers that died at the restart: what is left on the
-    # engine is running, and none of it is older than the restart.
-    dead = [c for c in dockerd.containers() if c["State"] != "running"]
+    # engine is running (or paused: idle).
+    dead = [c for c in dockerd.containers() if c["State"] not in ("running", "paused")]
     assert dead == [], f"dead containers left behind: {json.dumps(dead)[:2000]}"
-    print(f"\ndockerd chaos: {figures}; activations accepted {len(load.accepted)}, all "
+    print(f"\ndockerd chaos (live restore {dockerd.live_restore}): {figures}; "
+          f"activations accepted {len(load.accepted)}, all "
           f"recorded: {sorted(outcomes.items())}; answers {sorted(load.codes.items())}; "
           f"errors {sorted(errors.items())}; slowest answer {load.slowest_s:.1f} s; "
-          f"/health while down {degraded}")
+          f"/health while down {degraded}; during the outage {probes}")
