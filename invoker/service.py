@@ -136,10 +136,11 @@ class Invoker:
             await self._ack(msg, Ack(Ack.RESULT, msg.transid, msg.activation_id, self.id,
                                      activation, system_error))
         await self._record(activation, msg)
-        # Once the record is stored, the offset commit and the completion ack (which frees
-        # the controller's slot) do not depend on each other: one round trip, not two.
-        await asyncio.gather(delivery.ack(), self._ack(msg, Ack(
-            Ack.COMPLETION, msg.transid, msg.activation_id, self.id, None, system_error)))
+        # Once the record is stored: the offset (``ack()`` only notes it, the bus commits in
+        # the background), then the completion ack that frees the controller's slot.
+        await delivery.ack()
+        await self._ack(msg, Ack(Ack.COMPLETION, msg.transid, msg.activation_id, self.id,
+                                 None, system_error))
 
     def _without_run(self, msg: ActivationMessage, status: Status, message: str) -> Activation:
         now = _now_ms()
