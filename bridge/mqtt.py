@@ -116,8 +116,11 @@ class Connection:
         to ``stop``: ``Queue.get`` leaves the item in the queue when it is cancelled.
         """
         client = self._require()
+        queue = _queue(client)
+        if not queue.empty() and (stop is None or not stop.done()):
+            return queue.get_nowait()  # already read: no waiters to set up
         lost = _disconnected(client)
-        get = asyncio.ensure_future(_queue(client).get())
+        get = asyncio.ensure_future(queue.get())
         waiters: set[asyncio.Future[Any]] = {get, lost}
         if stop is not None:
             waiters.add(stop)

@@ -286,6 +286,9 @@ class Bridge:
     async def _acquire_or_stop(self, stopping: asyncio.Future[Any]) -> bool:
         if self._stopping.is_set():
             return False
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once, no task switch to wait for
+            return True
         acquire = asyncio.ensure_future(self._slots.acquire())
         await asyncio.wait({acquire, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not acquire.done():
