@@ -85,19 +85,24 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=3000, help="invokes per round")
     ap.add_argument("-c", type=int, default=1, help="concurrent clients")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--deployment", default="standalone", choices=["standalone", "distributed"],
+                    help="distributed: every service's CPU (gateway, controllers, invokers)")
     ap.add_argument("--profile", type=float, default=0.0,
                     help="py-spy the server for this many seconds during the last round")
     ap.add_argument("--raw", type=Path, help="py-spy: keep the collapsed stacks here")
     ap.add_argument("--gil", action="store_true", help="py-spy: only the thread holding the GIL")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="pwsk-cpu-") as tmp, \
-            deployment("standalone", Path(tmp)) as target:
+            deployment(args.deployment, Path(tmp)) as target:
         with target.client() as api:
             put_action(api, "noop", noop_exec("python", "cpu"))
             for _ in range(20):
                 check(api.post(f"{NS}/actions/noop?blocking=true&result=true", json={}))
-        server = psutil.Process(target.services["standalone"])
         me = psutil.Process()
+        if args.deployment == "distributed":
+            _distributed(target.url, target.services, me, args)
+            return
+        server = psutil.Process(target.services["standalone"])
         for i in range(args.rounds):
             spy = None
             if args.profile and i == args.rounds - 1:
@@ -128,6 +133,36 @@ def main() -> None:
                 _summary(Path(tmp) / "spy.raw")
                 if args.raw:
                     shutil.copy(Path(tmp) / "spy.raw", args.raw)
+
+
+def _distributed(url: str, services: dict[str, int], me: psutil.Process,
+                 args: argparse.Namespace) -> None:
+    procs = {name: psutil.Process(pid) for name, pid in services.items()}
+    # What each service burns with nothing to do (health pings, Kafka heartbeats and
+    # fetches), per second: at tens of activations/s it would dwarf the per-activation cost.
+    before = {name: _cpu(p) for name, p in procs.items()}
+    time.sleep(5)
+    idle = {name: (_cpu(p) - before[name]) / 5 for name, p in procs.items()}
+    print("idle CPU ms/s: " + ", ".join(f"{k} {1000 * v:.1f}" for k, v in sorted(idle.items())))
+    for i in range(args.rounds):
+        spies = {}
+        if args.profile and i == args.rounds - 1:
+            spies = {name: _start_spy(p.pid, args.profile, Path(f"/tmp/spy-{name}.raw"),
+                                      args.gil) for name, p in procs.items()}
+        load = os.getloadavg()[0]
+        before = {name: _cpu(p) for name, p in procs.items()}
+        c0 = _cpu(me)
+        lat, wall = asyncio.run(_round(url, args.n, args.c))
+        used = {name: 1000 * (_cpu(p) - before[name] - idle[name] * wall) / args.n
+                for name, p in procs.items()}
+        print(f"round {i + 1}: services {sum(used.values()):.3f} CPU ms/activation above idle "
+              f"({', '.join(f'{k} {v:.3f}' for k, v in sorted(used.items()))}), client "
+              f"{1000 * (_cpu(me) - c0) / args.n:.3f}, p50 {statistics.median(lat):.3f} ms, "
+              f"{args.n / wall:.0f}/s ({args.c} clients), load {load:.2f}", flush=True)
+        for name, spy in spies.items():
+            spy.wait()
+            print(f"==== {name} (/tmp/spy-{name}.raw)")
+            _summary(Path(f"/tmp/spy-{name}.raw"), 25)
 
 
 def _start_spy(pid: int, seconds: float, out: Path, gil: bool) -> subprocess.Popen[bytes]:
