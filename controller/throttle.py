@@ -1,7 +1,12 @@
 """Namespace throttles (spec §6.4): invocations and fires per calendar minute, concurrency.
 
-The rate throttle counts in fixed calendar-minute windows, as OpenWhisk does; the concurrency
-throttle compares the balancer's in-flight count for the namespace with its limit. Limits
+The rate throttle counts in fixed calendar-minute windows, as OpenWhisk does (not sliding): the
+first ``allowed`` requests of a minute pass, every later one in that minute is refused and
+counted too, so the message says how many were tried (OpenWhisk's ``RateThrottler``
+increments before it compares). The concurrency throttle compares the balancer's in-flight
+count for the namespace with its limit; it is checked first and a request it refuses is not
+counted by the rate throttle (a fire's rule waiting for a slot must not spend the minute's
+allowance on its retries). Limits
 come from the namespace's limits document, else from settings. A breach is a 429 with
 OpenWhisk's wording.
 """
@@ -28,11 +33,10 @@ class MinuteCounter:
         minute = int(time.time() // 60)
         if minute != self._minute:
             self._minute, self._counts = minute, {}
-        count = self._counts.get(namespace, 0) + 1
+        count = self._counts[namespace] = self._counts.get(namespace, 0) + 1
         if count > allowed:
             raise TooManyRequests(Messages.TOO_MANY_PER_MINUTE.format(count=count,
                                                                       allowed=allowed))
-        self._counts[namespace] = count
 
 
 class Throttles:
