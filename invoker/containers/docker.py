@@ -30,6 +30,13 @@ must then listen on that address too (0.0.0.0, or the gateway).
 
 Logs come from one followed ``/logs`` stream per container (8-byte frame headers multiplex
 stdout and stderr), split into lines in the same ``LogBuffer`` as the process backend's.
+
+When the engine goes away (dockerd killed or restarting), running containers live on in
+their shims: warm ones keep serving; their log streams are followed again once the engine
+answers (lines written meanwhile are lost, and no run waits for sentinels meanwhile); a
+paused one cannot be resumed (``resume`` raises) and new ones cannot start; removals wait
+for the engine (``REMOVE_RETRY_S``). A container the restart killed ends its log stream,
+so it is no longer ``alive``. ``DockerFactory.health`` says whether the engine answers.
 """
 
 from __future__ import annotations
@@ -239,7 +246,7 @@ class DockerContainer:
         self._reader: asyncio.Task[None] | None = None
         self._removed = False
         self._paused = False
-        self._streaming = False  # a log stream is connected (not waiting for the engine)
+        self._stream_lost = False  # the engine went away: its log stream awaits it
 
     @property
     def alive(self) -> bool:
@@ -279,7 +286,7 @@ class DockerContainer:
                     timeout=httpx.Timeout(None, connect=5.0)) as resp:
                 if resp.status_code != 200:
                     return True
-                self._streaming = True
+                self._stream_lost = False
                 buf = bytearray()
                 async for chunk in resp.aiter_raw():
                     buf += chunk
@@ -298,7 +305,7 @@ class DockerContainer:
                             splitter.feed(data, _parse_stamp(stamp))
                     del buf[:pos]
         except (httpx.HTTPError, OSError) as exc:
-            self._streaming = False
+            self._stream_lost = True
             if self._removed:
                 return True
             if since is None:
@@ -377,7 +384,7 @@ class DockerContainer:
 
     async def collect_logs(self, wait_s: float, sentinels: bool) -> CollectedLogs:
         # Without a log stream (the engine is away) no sentinel can come: no waiting.
-        return await self._logs.collect(wait_s if self._streaming else 0.0, sentinels)
+        return await self._logs.collect(0.0 if self._stream_lost else wait_s, sentinels)
 
     async def oom_killed(self, wait_s: float = 0.0) -> bool:
         """Whether the kernel killed a process of this container for its memory limit.

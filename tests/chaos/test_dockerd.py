@@ -4,8 +4,11 @@ The machine's one dockerd is shared by every other test, so this test starts a d
 its own (``PrivateDockerd``): its own data and exec roots, unix socket and pid file, no TCP,
 no default bridge, no iptables rules (it must not touch the shared daemon's chains; the
 invoker reaches containers by their bridge address, which needs no NAT), an address pool of
-its own. The python runtime image comes from the shared daemon (``docker save``, cached as a
-tarball under the cache dir by image id, ``docker load``).
+its own. The cgroup parent stays ``/docker``: container ids are unique and neither daemon
+looks at the other's. The python runtime image comes from the shared daemon (``docker
+save``, cached as a tarball under the cache dir by image id, ``docker load``). ``down``
+removes what the daemon made (containers, networks and their bridges, mounts, the
+directory), starting it again first if the test left it killed.
 
 What a ``kill -9`` does here: dockerd's own containerd dies with it (parent-death signal);
 the shims and the containers live on, so warm containers still answer. A restart without
@@ -14,11 +17,16 @@ the outage, new containers cannot start (those activations get a whisk error rec
 ones running at the restart die (a developer error record: the action's process exited);
 afterwards the invoker must drop the dead containers and start new ones by itself.
 
+With ``live-restore`` (the second variant) the containers outlive the restart too: the
+invoker follows their log streams again, and keeps using them.
+
 A ``pwsk standalone`` with ``PWSK_CONTAINERS=docker`` and ``DOCKER_HOST`` on the private
 socket serves blocking and non-blocking callers throughout. Asserted: every accepted
-activation has a record, no caller waits past its timeout, ``/health`` says the container
-engine is down during the outage and up after, invokes succeed again within a bounded time
-after the restart (and keep succeeding), and no container is left on the private daemon.
+activation has a record, no caller waits past its timeout, warm containers serve during the
+outage, a paused or a cold action fails at once then (it does not wait on a frozen
+container), ``/health`` says the container engine is down during the outage and up after,
+invokes succeed again within a bounded time after the restart (and keep succeeding, logs
+included), no dead container is left behind, and none at all once the server stopped.
 """
 
 from __future__ import annotations
