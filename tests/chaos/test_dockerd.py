@@ -313,7 +313,8 @@ def test_dockerd_killed_under_load(dockerd: PrivateDockerd, tmp_path: Path) -> N
     server = start_server(tmp_path / "server", env={
         "PWSK_CONTAINERS": "docker", "DOCKER_HOST": dockerd.host, "PWSK_LOG_LEVEL": "info",
         # Idle containers are paused after a second: some are paused when dockerd dies.
-        "PWSK_PAUSE_GRACE_S": "1", "PWSK_PREWARM": "python:3.11=1"})
+        "PWSK_PAUSE_GRACE_S": "1", "PWSK_PREWARM": "python:3.11=1",
+        "PWSK_LOG_SENTINEL_WAIT_S": "5"})  # a loaded machine's log delivery is no fault here
     try:
         _chaos(server, dockerd)
     finally:
@@ -330,9 +331,9 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
                                 "    time.sleep(0.2)\n"
                                 "    return {'n': a.get('n'), 'i': a.get('i')}\n")
         assert _works(server), server.log()
-        for name, memory in (("paused", 256), ("cold", 384)):  # no stem cell of 384 MB
+        for name in ("paused", "cold"):  # 384 MB: no stem cell can serve them
             put_action(api, name, "def main(a):\n    return {'name': a.get('name')}\n",
-                       limits={"memory": memory})
+                       limits={"memory": 384})
         assert _works(server, "paused"), server.log()  # then idle: paused a second later
     status, healthy = _health(server)
     assert status == 200 and healthy["containers"]["status"] == "up", healthy
@@ -406,9 +407,11 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
     late_failures = []
     for a, phase, at in load.accepted:
         response = records[a]["response"]
-        if at > after_at:  # its logs are all there: the log streams came back
+        if at > after_at:  # its own logs are all there: the log streams came back
             logs = records[a]["logs"]
-            assert any("working" in line for line in logs), records[a]
+            working = [line for line in logs if "stdout: working" in line]
+            assert len(working) == 1 and working[0].endswith(
+                f"stdout: working {response['result'].get('i')}"), records[a]
             assert not any("issue while collecting" in line for line in logs), records[a]
         outcomes[f"{phase}: {response['status']}"] += 1
         if response["status"] != "success":
