@@ -95,6 +95,7 @@ class PrivateDockerd:
     live_restore: bool = False  # containers outlive a restart of the daemon
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pwsk-dockerd-")))
     proc: subprocess.Popen[bytes] | None = None
+    pool: ipaddress.IPv4Network | None = None  # its networks' addresses
 
     @property
     def socket(self) -> str:
@@ -109,7 +110,23 @@ class PrivateDockerd:
                             base_url=f"http://docker{API}", timeout=60)
 
     def up(self) -> None:
-        pool = _free_pool()
+        """Start it (again) and wait until it answers. A restart soon after a kill may find
+        the old containerd still exiting and give up: it is tried again then."""
+        for attempt in range(3):
+            self._spawn()
+            assert self.proc is not None
+            deadline = time.monotonic() + 60
+            while not engine_available(self.socket) and self.proc.poll() is None:
+                assert time.monotonic() < deadline, f"dockerd did not answer\n{self.log()}"
+                time.sleep(0.2)
+            if self.proc.poll() is None:
+                return
+            assert attempt < 2, f"dockerd exited\n{self.log()}"
+            time.sleep(1)
+
+    def _spawn(self) -> None:
+        if self.pool is None:
+            self.pool = _free_pool()
         with open(self.root / "dockerd.log", "ab") as out:
             self.proc = subprocess.Popen(
                 ["dockerd", "--data-root", str(self.root / "data"),
@@ -117,15 +134,10 @@ class PrivateDockerd:
                  "--pidfile", str(self.root / "docker.pid"), "--bridge=none",
                  "--iptables=false", "--ip-masq=false", "--ip-forward=false",
                  "--storage-driver=overlay2", "--default-address-pool",
-                 f"base={pool},size={pool.prefixlen}",
+                 f"base={self.pool},size={self.pool.prefixlen}",
                  *(["--live-restore"] if self.live_restore else [])],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
-        deadline = time.monotonic() + 60
-        while not engine_available(self.socket):
-            assert self.proc.poll() is None, f"dockerd exited\n{self.log()}"
-            assert time.monotonic() < deadline, f"dockerd did not answer\n{self.log()}"
-            time.sleep(0.2)
 
     def load(self, image: str) -> None:
         with self.engine() as engine:
@@ -148,33 +160,35 @@ class PrivateDockerd:
         return found
 
     def down(self) -> None:
-        """Remove its containers and networks, stop it, then its leftovers: processes of
-        its own (shims), mounts and bridges, and the directory."""
-        bridges: list[str] = []
-        if self.proc is not None and self.proc.poll() is not None:
-            with contextlib.suppress(Exception):  # killed by a failed test: it cleans up
+        """Remove its containers and networks and stop it (started again first if a failed
+        test left it killed); then whatever a daemon that could not do that left: its
+        shims and containers' processes, cgroups, mounts, bridges, and the directory."""
+        if self.proc is not None and not engine_available(self.socket):
+            with contextlib.suppress(Exception):
                 self.up()
-        if self.proc is not None and self.proc.poll() is None:
+        if engine_available(self.socket):
             with contextlib.suppress(httpx.HTTPError), self.engine() as engine:
                 for c in engine.get("/containers/json", params={"all": "1"}).json():
                     engine.delete(f"/containers/{c['Id']}", params={"force": "1", "v": "1"})
                 for net in engine.get("/networks").json():
                     if net["Driver"] == "bridge":
-                        bridges.append(net["Options"].get("com.docker.network.bridge.name")
-                                       or f"br-{net['Id'][:12]}")
                         engine.delete(f"/networks/{net['Id']}")
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for pid in _pids_mentioning(str(self.root)):  # shims of a killed daemon
+        for pid in _pids_mentioning(str(self.root)):  # shims
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        made = self.root / "data" / "containers"
+        for container in made.iterdir() if made.is_dir() else []:
+            _kill_cgroup(container.name)
         for point in reversed(_mounts_under(self.root)):
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-        for bridge in bridges:
+        for bridge in _bridges_in(self.pool):
             subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
         subprocess.run(["rm", "-rf", str(self.root)], check=False)
 
@@ -195,6 +209,43 @@ def _free_pool() -> ipaddress.IPv4Network:
         if not any(net.overlaps(t) for t in taken):
             return net
     raise AssertionError(f"no free /24 in 10.231.0.0/16:\n{routes}")
+
+
+def _kill_cgroup(container_id: str) -> None:
+    """Kill what still runs in a container's cgroups (cgroup v1, parent ``/docker``; a
+    paused one is thawed, else the kill waits) and remove them."""
+    groups = list(Path("/sys/fs/cgroup").glob(f"*/docker/{container_id}"))
+    for group in groups:
+        with contextlib.suppress(OSError):
+            for pid in (group / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+    for group in groups:
+        with contextlib.suppress(OSError):
+            if (group / "freezer.state").exists():
+                (group / "freezer.state").write_text("THAWED")
+    for _ in range(50):
+        for group in groups:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        if not any(g.exists() for g in groups):
+            return
+        time.sleep(0.1)
+
+
+def _bridges_in(pool: ipaddress.IPv4Network | None) -> list[str]:
+    """Bridge interfaces holding an address of ``pool``."""
+    if pool is None:
+        return []
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True,
+                           text=True, check=False).stdout
+    found = []
+    for line in shown.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[1].startswith("br-") and ipaddress.ip_interface(
+                fields[3]).ip in pool:
+            found.append(fields[1])
+    return found
 
 
 def _pids_mentioning(text: str) -> list[int]:
