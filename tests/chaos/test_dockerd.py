@@ -60,7 +60,7 @@ IMAGE = "pwsk/action-python:3.11"
 CACHE = Path(os.environ.get("PWSK_CACHE") or Path.home() / ".cache" / "pwsk")
 WAIT_MS = 20_000  # the blocking callers' own timeout (?timeout=)
 MARGIN_S = 25  # what a loaded 2-core machine may add before we call it a hang
-OUTAGE_S = 5  # how long dockerd stays dead
+OUTAGE_S = 4  # how long dockerd stays dead
 RECOVERY_S = 60  # invokes must succeed again within this long after the restart
 
 
@@ -397,7 +397,7 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
     figures: dict[str, Any] = {}
     probes: dict[str, Any] = {}
     try:
-        time.sleep(5)
+        time.sleep(5)  # the pool grows to the load's size
         load.phase = "outage"
         dockerd.kill()
         killed_at = time.monotonic()
@@ -428,7 +428,7 @@ def _chaos(server: Server, dockerd: PrivateDockerd) -> None:
             assert _works(server, action), server.log()[-6000:]
         load.phase = "after"
         after_at = time.monotonic()
-        time.sleep(6)
+        time.sleep(4)
     finally:
         load.done.set()
         for t in threads:
