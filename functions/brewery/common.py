@@ -13,12 +13,12 @@ CouchDB's HTTP API: real CouchDB in the distributed deployment, pwsk's embedded 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import math
 import os
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,56 @@ DEFAULT_THRESHOLDS = {"mash:temperature": 67.0, "boil:temperature": 102.0,
                       "mash:level": 95.0, "boil:level": 95.0}
 HYSTERESIS = 0.5  # a value must fall this far below the maximum to clear an alarm
 TIMEOUT_S = 10
+
+# (scheme, host, port) → a connection kept open for the next request, also across the
+# activations of a warm container: a new TCP connection per call cost the platform an accept
+# and a new HTTP protocol instance each time, on the path of every reading.
+_kept: dict[tuple[str, str, int | None], http.client.HTTPConnection] = {}
+
+
+def http_request(method: str, url: str, body: bytes | None, headers: dict[str, str],
+                 timeout: float) -> tuple[int, str, bytes]:
+    """(status, reason, body) of one request over a kept HTTP/1.1 connection.
+
+    A kept connection the server closed while it was idle is replaced at once (the server
+    never read the request, so it is not sent twice). Raises ``OSError`` when there is no
+    answer (or a broken one), ``ValueError`` for a URL that is not http(s).
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url[:200]!r}")
+    key = (parts.scheme, parts.hostname, parts.port)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    while True:
+        conn = _kept.pop(key, None)
+        reused = conn is not None
+        if conn is None:
+            kind = (http.client.HTTPSConnection if parts.scheme == "https"
+                    else http.client.HTTPConnection)
+            conn = kind(parts.hostname, parts.port, timeout=timeout)
+        else:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+        try:
+            conn.request(method, target, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (ConnectionError, http.client.HTTPException) as exc:
+            conn.close()
+            if reused and isinstance(exc, ConnectionError | http.client.BadStatusLine):
+                continue  # closed by the server while idle: a new connection, at once
+            if isinstance(exc, OSError):
+                raise
+            raise ConnectionError(f"a broken answer: {exc!r}") from exc  # callers catch OSError
+        except BaseException:
+            conn.close()
+            raise
+        if response.will_close:
+            conn.close()
+        else:
+            _kept[key] = conn
+        return response.status, response.reason, data
 
 
 class ReadingError(ValueError):
@@ -82,7 +132,7 @@ class DbError(RuntimeError):
 
 
 class Db:
-    """A CouchDB database over urllib: just what the brewery needs."""
+    """A CouchDB database over HTTP (``http_request``): just what the brewery needs."""
 
     def __init__(self, url: str, name: str, auth: str | None) -> None:
         self.base = f"{url.rstrip('/')}/{name}"
@@ -101,16 +151,14 @@ class Db:
 
     def request(self, method: str, path: str = "", body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers=self.headers)
+        status, reason, raw = http_request(method, self.base + path, data, self.headers,
+                                           TIMEOUT_S)
+        if status < 300:
+            return status, json.loads(raw)
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-                return resp.status, json.load(resp)
-        except urllib.error.HTTPError as err:
-            try:
-                return err.code, json.load(err)
-            except ValueError:
-                return err.code, {"error": err.reason}
+            return status, json.loads(raw)
+        except ValueError:  # an error page that is not JSON
+            return status, {"error": reason}
 
     def ensure(self) -> None:
         """Create the database and the index the queries sort on (idempotent)."""

@@ -7,27 +7,25 @@ still store it). A busy gateway (429, 5xx, no answer in time) is tried again, up
 ``ATTEMPTS`` times: a live view may show a reading twice (it keeps the newest per time),
 but should not miss one.
 
-The connection to the channel is kept open between activations of a warm container (one
-per address, HTTP/1.1 keep-alive): a new TCP connection per reading cost the gateway an
-accept and a new HTTP protocol instance each time, on the path every dashboard update
-waits for. A kept connection the server has closed meanwhile (its idle timeout) is replaced
-at once, without counting as an attempt.
+The connection to the channel is kept open between activations of a warm container
+(``common.http_request``): a new TCP connection per reading cost the gateway an accept and
+a new HTTP protocol instance each time, on the path every dashboard update waits for. A
+kept connection the server has closed meanwhile (its idle timeout) is replaced at once,
+without counting as an attempt.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import time
-import urllib.parse
 from typing import Any
 
 try:
-    from .common import ReadingError, parse_reading
+    from .common import ReadingError, http_request, parse_reading
 except ImportError:  # deployed: common.py sits next to __main__.py
-    from common import ReadingError, parse_reading  # type: ignore[no-redef]
+    from common import ReadingError, http_request, parse_reading  # type: ignore[no-redef]
 
 TIMEOUT_S = 5
 # Six attempts, ~11 s of pauses: a loaded gateway's bus can stay away for a second or more
@@ -35,43 +33,6 @@ TIMEOUT_S = 5
 ATTEMPTS = 6
 PAUSE_S = 0.5  # before the second attempt; doubled before each next, up to PAUSE_MAX_S
 PAUSE_MAX_S = 4.0
-
-_Connection = http.client.HTTPConnection
-# (scheme, host, port) → the connection kept open for the next activation
-_kept: dict[tuple[str, str, int | None], _Connection] = {}
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST ``body`` over a kept connection; the response's status. Raises ``OSError`` or
-    ``http.client.HTTPException`` when there is no answer, ``ValueError`` for a bad URL."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url[:200]!r}")
-    key = (parts.scheme, parts.hostname, parts.port)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    while True:
-        conn = _kept.pop(key, None)
-        reused = conn is not None
-        if conn is None:
-            kind = http.client.HTTPSConnection if parts.scheme == "https" else _Connection
-            conn = kind(parts.hostname, parts.port, timeout=TIMEOUT_S)
-        try:
-            conn.request("POST", target, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-        except (ConnectionError, http.client.BadStatusLine):
-            conn.close()
-            if reused:
-                continue  # closed by the server while idle: a new connection, at once
-            raise
-        except BaseException:
-            conn.close()
-            raise
-        if response.will_close:
-            conn.close()
-        else:
-            _kept[key] = conn
-        return response.status
 
 
 def main(args: dict[str, Any]) -> dict[str, Any]:
@@ -90,10 +51,10 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
         if attempt:
             time.sleep(min(PAUSE_S * 2 ** (attempt - 1), PAUSE_MAX_S))
         try:
-            status = _post(url, body, headers)
+            status = http_request("POST", url, body, headers, TIMEOUT_S)[0]
         except ValueError as err:
             return {"error": f"the realtime channel's URL is not usable: {err}"}
-        except (OSError, http.client.HTTPException) as err:
+        except OSError as err:
             error = f"the realtime channel is unreachable: {err or type(err).__name__}"
             continue
         if 200 <= status < 300:

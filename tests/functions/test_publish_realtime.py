@@ -4,6 +4,7 @@ container, and replaces one the server closed while it was idle without losing t
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from functions.brewery import publish_realtime
+from functions.brewery import common, publish_realtime
 
 
 class _KeepAliveChannel(BaseHTTPRequestHandler):
@@ -46,8 +47,8 @@ def channel() -> Iterator[str]:
     finally:
         srv.shutdown()
         srv.server_close()
-        while publish_realtime._kept:
-            publish_realtime._kept.popitem()[1].close()
+        while common._kept:
+            common._kept.popitem()[1].close()
 
 
 def _reading(ts: int, url: str) -> dict[str, Any]:
@@ -79,3 +80,24 @@ def test_a_connection_closed_while_idle_is_replaced_at_once(
 def test_a_url_that_is_not_http_is_an_error_not_a_crash() -> None:
     out = publish_realtime.main(_reading(1, "ftp://example.invalid/realtime/brewery"))
     assert out["error"].startswith("the realtime channel's URL is not usable")
+
+
+def test_a_broken_answer_is_unreachable_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(publish_realtime, "ATTEMPTS", 2)
+    monkeypatch.setattr(publish_realtime, "PAUSE_S", 0.01)
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"this is not HTTP\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/realtime/brewery"
+        out = publish_realtime.main(_reading(1, url))
+    finally:
+        server.close()
+    assert out["error"].startswith("the realtime channel is unreachable: a broken answer"), out
