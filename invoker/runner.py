@@ -26,6 +26,7 @@ from .http import ProxyConnection, ProxyHttpError, ResponseTooLarge
 
 COLLECT_FAILED = "There was an issue while collecting your logs. Data might be missing."
 OOM_CHECK_S = 2.0  # how long a container whose proxy vanished may take to be seen stopped
+KILLED = "The action's container was killed by the platform while it ran."
 
 
 @dataclass(slots=True)
@@ -221,10 +222,14 @@ class Runner:
 
     async def _exited(self, message: str) -> Response:
         """The proxy went away: the memory limit's doing if the backend says so (Docker
-        records an OOM kill; processes have no limit), else the action crashed."""
-        oom_killed = getattr(self.container, "oom_killed", None)
-        if oom_killed is not None and await oom_killed(OOM_CHECK_S):
-            message = Messages.OOM
+        records an OOM kill; processes have no limit), the platform's if the engine killed
+        the container (a restart of dockerd), else the action crashed."""
+        stop_cause = getattr(self.container, "stop_cause", None)
+        cause = await stop_cause(OOM_CHECK_S) if stop_cause is not None else None
+        if cause == "oom":
+            return Response.error(Status.DEVELOPER_ERROR, Messages.OOM)
+        if cause == "killed":
+            return Response.error(Status.WHISK_ERROR, KILLED)
         return Response.error(Status.DEVELOPER_ERROR, message)
 
     async def _logs(self, action: Action, before: list[LogLine], healthy: bool) -> list[str]:

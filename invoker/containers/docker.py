@@ -386,23 +386,33 @@ class DockerContainer:
         # Without a log stream (the engine is away) no sentinel can come: no waiting.
         return await self._logs.collect(0.0 if self._stream_lost else wait_s, sentinels)
 
-    async def oom_killed(self, wait_s: float = 0.0) -> bool:
-        """Whether the kernel killed a process of this container for its memory limit.
+    async def stop_cause(self, wait_s: float = 0.0) -> str | None:
+        """Why this container's proxy went away: ``"oom"`` when the kernel killed a process
+        of it for its memory limit, ``"killed"`` when its proxy (pid 1, which no signal from
+        inside the container can kill) got SIGKILL from outside (the engine restarted
+        without live-restore, or an operator), None when it exited by itself or is unknown.
 
         The engine records it when the container stops; ``wait_s`` gives a container whose
-        proxy just dropped its connection that long to be seen stopped.
+        proxy just dropped its connection that long to be seen stopped (and an engine that
+        is restarting that long to answer). Our own removal is none of these.
         """
         deadline = time.monotonic() + wait_s
         while True:
             try:
                 info = await self._engine.call("GET", f"/containers/{self.id}/json")
-            except DockerError:
-                return False
+            except DockerError as exc:
+                if exc.status != 0 or time.monotonic() >= deadline:
+                    return None
+                await asyncio.sleep(0.1)
+                continue
             state = info.get("State") or {}
             if state.get("OOMKilled"):
-                return True
-            if not state.get("Running") or time.monotonic() >= deadline:
-                return False
+                return "oom"
+            if not state.get("Running"):
+                killed = state.get("ExitCode") == 137 and not self._removed
+                return "killed" if killed else None
+            if time.monotonic() >= deadline:
+                return None
             await asyncio.sleep(0.05)
 
 

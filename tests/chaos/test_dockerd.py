@@ -14,7 +14,7 @@ What a ``kill -9`` does here: dockerd's own containerd dies with it (parent-deat
 the shims and the containers live on, so warm containers still answer. A restart without
 ``live-restore`` kills every container it finds. So: warm activations keep running during
 the outage, new containers cannot start (those activations get a whisk error record), the
-ones running at the restart die (a developer error record: the action's process exited);
+ones running at the restart die (a whisk error record: the engine killed their container);
 afterwards the invoker must drop the dead containers and start new ones by itself.
 
 With ``live-restore`` (the second variant) the containers outlive the restart too: the

@@ -189,3 +189,32 @@ async def _until_gone(cid: str, limit_s: float = 10) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"container {cid[:12]} still there")
         await asyncio.sleep(0.05)
+
+
+def test_a_container_killed_by_the_engine_is_the_platforms_error() -> None:
+    """A container the engine kills mid-run (as a dockerd restart does: SIGKILL, exit code
+    137, not an OOM kill) is a whisk error; an action that exits by itself is the
+    developer's."""
+    slow = "import time\ndef main(a):\n    time.sleep(a.get('s', 0))\n    return {}\n"
+    quits = "import os\ndef main(a):\n    os._exit(3)\n"
+
+    async def check(pool: ContainerPool) -> None:
+        warm = await pool.run(job("slow", code=slow), "1-a")
+        assert warm.response.status == Status.SUCCESS, warm.response.result
+        slot = pool.slots[0]
+        assert slot.runner is not None
+        cid = slot.runner.container.id
+        running = asyncio.create_task(pool.run(job("slow", code=slow, payload={"s": 8}),
+                                               "1-a"))
+        await asyncio.sleep(1.0)
+        with engine() as client:
+            client.post(f"/containers/{cid}/kill", params={"signal": "KILL"}).raise_for_status()
+        killed = await asyncio.wait_for(running, 20)
+        assert killed.response.status == Status.WHISK_ERROR, killed.response.result
+        assert "killed by the platform" in killed.response.result["error"]
+        await _until_gone(cid)
+        crashed = await pool.run(job("quits", code=quits), "1-a")
+        assert crashed.response.status == Status.DEVELOPER_ERROR, crashed.response.result
+        assert crashed.response.result == {"error": Messages.RUN_EXITED}
+
+    with_docker_pool(check)
