@@ -19,6 +19,7 @@ import uvicorn
 
 from pwsk import log
 from pwsk.bus import open_bus
+from pwsk.malloc import return_big_blocks
 from pwsk.settings import Settings
 from pwsk.store import open_store
 
@@ -52,6 +53,7 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     log.configure(os.environ.get("PWSK_LOG_LEVEL", "info"))
+    return_big_blocks()  # freed results go back to the system (pwsk/malloc.py)
     settings = Settings()
     try:
         default_subjects(settings)  # refuse missing or well-known keys before anything starts

@@ -2,8 +2,11 @@
 
 ``Balancer`` keeps, per activation in flight, a future that the ``result`` (or ``combined``)
 ack resolves, and counts in-flight activations per namespace for the concurrency throttle.
-Recently finished activations stay in a small cache so a client asking for a record the
-invoker is still writing gets it anyway. Subclasses only choose the invoker:
+Finished activations stay in a small cache while their record is being written, so a client
+asking for it meanwhile gets it anyway; once the record is stored (the invoker's
+``completion`` ack, or the controller's own put), the entry goes ``STORED_GRACE_S`` later
+(the store answers from then on). Entries were kept by count alone before: 2048 results of up
+to 1 MB and their logs could pin gigabytes. Subclasses only choose the invoker:
 
 * ``LeanBalancer`` — OpenWhisk's standalone balancer: one invoker, no health protocol;
 * ``ShardingBalancer`` (``controller/sharding.py``) — home invoker by hash, coprime steps,
@@ -14,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +30,7 @@ from pwsk.messages import Ack, ActivationMessage, MessageError
 
 logger = log.get("pwsk.controller.balancer")
 RECENT_SIZE = 2048
+STORED_GRACE_S = 0.5  # a GET that read the store just before the write still finds it
 
 
 @dataclass(slots=True)
@@ -45,6 +50,7 @@ class Balancer:
         self._flights: dict[str, Flight] = {}
         self._in_flight: dict[str, int] = {}
         self.recent: OrderedDict[str, Activation] = OrderedDict()
+        self._stored: deque[tuple[float, str]] = deque()  # (when to forget, activation id)
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -53,6 +59,7 @@ class Balancer:
         topic = topics.completed(self.controller_id)
         self._sub = self.bus.subscribe(topic, group=topic)
         self._tasks.append(asyncio.create_task(self._consume_acks()))
+        self._tasks.append(asyncio.create_task(self._forget_stored()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -148,6 +155,8 @@ class Balancer:
                 flight = self._flights.get(ack.activation_id)
                 if flight is not None and not flight.result.done():
                     flight.result.set_result(ack.activation)
+            if ack.kind == Ack.COMPLETION:  # sent once the record is stored
+                self.stored(ack.activation_id)
             if ack.kind in (Ack.COMPLETION, Ack.COMBINED):
                 self.outcome(ack.invoker, ack.is_system_error, False)
             # The run is over once its result is known: a caller that invokes again right
@@ -159,6 +168,18 @@ class Balancer:
         self.recent[activation.activation_id] = activation
         if len(self.recent) > RECENT_SIZE:
             self.recent.popitem(last=False)
+
+    def stored(self, activation_id: str) -> None:
+        """The record is in the store: forget the cached copy a moment from now."""
+        if activation_id in self.recent:
+            self._stored.append((time.monotonic() + STORED_GRACE_S, activation_id))
+
+    async def _forget_stored(self) -> None:
+        while True:
+            await asyncio.sleep(STORED_GRACE_S)
+            now = time.monotonic()
+            while self._stored and self._stored[0][0] <= now:
+                self.recent.pop(self._stored.popleft()[1], None)
 
     def invoker_states(self) -> dict[str, str]:
         """``{"invoker0": "up", ...}`` as OpenWhisk's ``/invokers`` shows them."""

@@ -303,8 +303,10 @@ class Activator:
         while True:
             try:
                 await self.store.put(ACTIVATIONS, activation.to_doc())
+                self.balancer.stored(activation.activation_id)
                 return
             except Conflict:  # an earlier attempt that timed out had landed after all
+                self.balancer.stored(activation.activation_id)
                 return
             except Exception as exc:
                 if loop.time() >= deadline:

@@ -15,6 +15,7 @@ import socket
 
 from pwsk import log
 from pwsk.bus import open_bus
+from pwsk.malloc import return_big_blocks
 from pwsk.registry import InvokerInfo, open_registry
 from pwsk.settings import Settings
 from pwsk.store import open_store
@@ -66,6 +67,7 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     log.configure(os.environ.get("PWSK_LOG_LEVEL", "info"))
+    return_big_blocks()  # freed results go back to the system (pwsk/malloc.py)
     asyncio.run(serve(Settings()))
 
 

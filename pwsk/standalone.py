@@ -32,6 +32,7 @@ from . import log
 from .bus import open_bus
 from .demo import Demo
 from .docstore import DocStore
+from .malloc import return_big_blocks
 from .settings import Settings
 from .store import open_store
 from .system import SystemServices
@@ -157,6 +158,7 @@ def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path | None
         demo: bool = True) -> None:
     """Serve until Ctrl-C (blocking); with ``demo``, the live brewery too (``pwsk.demo``)."""
     log.configure(os.environ.get("PWSK_LOG_LEVEL", "info"))
+    return_big_blocks()  # freed results go back to the system (pwsk/malloc.py)
     try:
         import uvloop
 
