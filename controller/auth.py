@@ -287,6 +287,10 @@ class Authenticator:
             self._docs.clear()  # limits ride on every identity of the namespace
         self._refused.clear()  # an unblocked key must work at once
 
+    async def changed(self, doc_id: str) -> None:
+        """A subjects document changed here (the admin API wrote it): forget, tell peers."""
+        await self._changed(doc_id)
+
     async def _changed(self, doc_id: str) -> None:
         self.forget(doc_id)
         if self.on_write is not None:

@@ -10,6 +10,16 @@ A key's secret is returned once, when it is created; lists show uuids, never sec
 - ``GET /admin/keys/{uuid}``, ``DELETE /admin/keys/{uuid}``: one key; revoke it.
 - ``POST /admin/subjects/{subject}/block`` and ``/unblock``: every key of a subject.
 - ``DELETE /admin/subjects/{subject}[?namespace=]``: revoke every key of a subject.
+- ``GET/PUT/DELETE /admin/namespaces/{ns}/limits``: a namespace's throttles, as
+  ``wskadmin limits get|set|delete``. PUT merges the given fields into the namespace's
+  ``<ns>/limits`` document (``null`` removes one): ``invocationsPerMinute``,
+  ``firesPerMinute`` and ``concurrentInvocations`` are integers 0..``LIMIT_MAX[field]``,
+  ``storeActivations`` a boolean; anything else is a 400. GET always answers 200:
+  ``limits`` holds what was set (``{}``: none), ``effective`` what the throttles apply,
+  ``defaults`` names the fields that fall back to the deployment's settings. DELETE removes
+  the document (404 when there is none), so the defaults apply again. A change reaches
+  every controller at once over the bus's cache invalidations, and within ``CACHE_TTL_S``
+  (10 s) even if that message is lost.
 """
 
 from __future__ import annotations
@@ -21,6 +31,8 @@ from fastapi import APIRouter, Depends, Request
 from pwsk.errors import BadRequest, Conflict, NotFound
 from pwsk.messages import Identity
 from pwsk.names import check_name
+from pwsk.settings import Settings
+from pwsk.store import SUBJECTS
 
 from ..deps import Ctl, flag, json_object
 
@@ -114,3 +126,85 @@ async def delete_subject(request: Request, subject: str, admin: Admin, ctl: Ctl)
         raise Conflict("The key this request authenticated with cannot revoke itself.")
     revoked = [(await ctl.auth.revoke(k["uuid"]))["uuid"] for k in live]
     return {"subject": subject, "revoked": revoked}
+
+
+# --- namespace limits ------------------------------------------------------------------
+
+# Far above anything a deployment of this size serves, low enough to be a typo's bound.
+LIMIT_MAX = {"invocationsPerMinute": 10_000_000, "firesPerMinute": 10_000_000,
+             "concurrentInvocations": 1_000_000}
+LIMIT_FLAGS = ("storeActivations",)
+
+
+def _limits_id(ns: str) -> str:
+    return f"{check_name(ns, 'namespace')}/limits"
+
+
+def _check_limits(body: Json) -> Json:
+    unknown = sorted(set(body) - set(LIMIT_MAX) - set(LIMIT_FLAGS))
+    if unknown:
+        raise BadRequest(f"The request content was malformed: unknown fields {unknown}; "
+                         f"known: {sorted([*LIMIT_MAX, *LIMIT_FLAGS])}.")
+    if not body:
+        raise BadRequest("The request content was malformed: no limit given.")
+    for name, value in body.items():
+        if value is None:
+            continue
+        if name in LIMIT_FLAGS:
+            if not isinstance(value, bool):
+                raise BadRequest(f"The request content was malformed: '{name}' must be "
+                                 "true or false.")
+        elif isinstance(value, bool) or not isinstance(value, int) \
+                or not 0 <= value <= LIMIT_MAX[name]:
+            raise BadRequest(f"The request content was malformed: '{name}' must be an "
+                             f"integer from 0 to {LIMIT_MAX[name]}.")
+    return body
+
+
+def _view(ns: str, doc: Json | None, s: Settings) -> Json:
+    defaults: Json = {"invocationsPerMinute": s.invocations_per_minute,
+                      "firesPerMinute": s.fires_per_minute,
+                      "concurrentInvocations": s.concurrent_invocations,
+                      "storeActivations": True}
+    stored = {k: v for k, v in (doc or {}).items() if not k.startswith("_")}
+    return {"namespace": ns, "limits": stored,
+            "effective": {k: stored.get(k, v) for k, v in defaults.items()},
+            "defaults": sorted(k for k in defaults if k not in stored)}
+
+
+@router.get("/namespaces/{ns}/limits", summary="A namespace's limits: set and effective")
+async def get_limits(ns: str, admin: Admin, ctl: Ctl) -> Json:
+    return _view(ns, await ctl.auth.store.get(SUBJECTS, _limits_id(ns)), ctl.settings)
+
+
+@router.put("/namespaces/{ns}/limits", summary="Set a namespace's limits (merged)")
+async def set_limits(request: Request, ns: str, admin: Admin, ctl: Ctl) -> Json:
+    doc_id = _limits_id(ns)
+    body = _check_limits(await json_object(request, limit=4096))
+    for _ in range(10):
+        current = await ctl.auth.store.get(SUBJECTS, doc_id)
+        doc = {**(current or {"_id": doc_id}), **body}
+        doc = {k: v for k, v in doc.items() if v is not None}
+        try:
+            await ctl.auth.store.put(SUBJECTS, doc)
+        except Conflict:
+            continue  # another administrator wrote it meanwhile: merge into theirs
+        await ctl.auth.changed(doc_id)
+        return _view(ns, doc, ctl.settings)
+    raise Conflict()
+
+
+@router.delete("/namespaces/{ns}/limits", summary="Remove a namespace's limits (defaults)")
+async def delete_limits(ns: str, admin: Admin, ctl: Ctl) -> Json:
+    doc_id = _limits_id(ns)
+    for _ in range(10):
+        current = await ctl.auth.store.get(SUBJECTS, doc_id)
+        if current is None:
+            raise NotFound()
+        try:
+            await ctl.auth.store.delete(SUBJECTS, doc_id, str(current["_rev"]))
+        except (Conflict, NotFound):
+            continue
+        await ctl.auth.changed(doc_id)
+        return _view(ns, None, ctl.settings)
+    raise Conflict()

@@ -2,7 +2,8 @@
 
 ``pwsk admin user`` follows OpenWhisk's ``wskadmin user`` (create, list, delete, block,
 unblock) over the controller's admin API, with a key of ``whisk.system`` (``-u``). A new
-key's secret is printed once, by ``create``; nothing else ever shows one.
+key's secret is printed once, by ``create``; nothing else ever shows one. ``pwsk admin
+limits`` follows ``wskadmin limits`` (set, get, delete a namespace's throttles).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def admin() -> None:
       pwsk admin invokers
       pwsk admin user create alice
       pwsk admin user list
+      pwsk admin limits set alice --invocationsPerMinute 120
     """
 
 
@@ -193,3 +195,70 @@ def user_unblock(subjects: tuple[str, ...], **_: Any) -> None:
         with failing(f"Unable to unblock '{subject}'"):
             _admin("POST", f"/admin/subjects/{_segment(subject)}/unblock")
         click.echo(f'"{subject}" unblocked successfully')
+
+
+# --- namespace limits ----------------------------------------------------------------------
+
+
+@admin.group("limits")
+def limits() -> None:
+    """Set, show or remove a namespace's limits (as OpenWhisk's wskadmin limits).
+
+    A change applies on every controller at once (within 10 s at worst).
+
+    \b
+      pwsk admin limits set alice --invocationsPerMinute 120 --concurrentInvocations 10
+      pwsk admin limits get alice               # '(default)' marks what was not set
+      pwsk admin limits delete alice            # the deployment's defaults apply again
+    """
+
+
+@limits.command("set")
+@click.argument("namespace")
+@click.option("--invocationsPerMinute", "invocationsPerMinute", type=click.IntRange(0),
+              metavar="N", help="Invocations allowed per calendar minute.")
+@click.option("--firesPerMinute", "firesPerMinute", type=click.IntRange(0), metavar="N",
+              help="Trigger fires allowed per calendar minute.")
+@click.option("--concurrentInvocations", "concurrentInvocations", type=click.IntRange(0),
+              metavar="N", help="Activations allowed in flight at once.")
+@click.option("--storeActivations", "storeActivations", type=bool, metavar="true|false",
+              help="Whether activation records are stored.")
+@global_options()
+def limits_set(namespace: str, **options: Any) -> None:
+    """Set limits of NAMESPACE (the others keep their values)."""
+    body = {k: options[k] for k in ("invocationsPerMinute", "firesPerMinute",
+                                     "concurrentInvocations", "storeActivations")
+            if options.get(k) is not None}
+    if not body:
+        raise click.UsageError("give at least one limit, e.g. --invocationsPerMinute 120")
+    with failing(f"Unable to set the limits of '{namespace}'"):
+        _admin("PUT", f"/admin/namespaces/{_segment(namespace)}/limits", body=body)
+    click.echo(f"Limits successfully set for \"{namespace}\"")
+
+
+@limits.command("get")
+@click.argument("namespace")
+@json_option
+@global_options()
+def limits_get(namespace: str, as_json: bool = False, **_: Any) -> None:
+    """Show the limits NAMESPACE runs under; '(default)' marks those not set for it."""
+    with failing(f"Unable to get the limits of '{namespace}'"):
+        view = _admin("GET", f"/admin/namespaces/{_segment(namespace)}/limits")
+    if as_json:
+        print_json(view)
+        return
+    if not view["limits"]:
+        click.echo(f"No limits found for \"{namespace}\", default system limits apply:")
+    for name, value in view["effective"].items():
+        shown = str(value).lower() if isinstance(value, bool) else value
+        click.echo(f"{name} = {shown}" + (" (default)" if name in view["defaults"] else ""))
+
+
+@limits.command("delete")
+@click.argument("namespace")
+@global_options()
+def limits_delete(namespace: str, **_: Any) -> None:
+    """Remove the limits of NAMESPACE: the deployment's defaults apply again."""
+    with failing(f"Unable to delete the limits of '{namespace}'"):
+        _admin("DELETE", f"/admin/namespaces/{_segment(namespace)}/limits")
+    click.echo(f"Limits deleted for \"{namespace}\"")

@@ -92,3 +92,44 @@ def test_user_commands_need_an_administrator(server: Server, home: Path) -> None
     assert bad.exit_code != 0 and "is not valid" in bad.stderr
     usage = admin_run(server)("admin", "user", "block")
     assert usage.exit_code != 0 and "Missing argument" in usage.stderr
+
+
+def test_limits_set_get_delete(server: Server, home: Path) -> None:
+    run = admin_run(server)
+    space = f"cli{secrets.token_hex(4)}"
+    none = run("admin", "limits", "get", space)
+    assert none.exit_code == 0, none.stderr
+    lines = none.stdout.splitlines()
+    assert lines[0] == f'No limits found for "{space}", default system limits apply:'
+    assert all(line.endswith(" (default)") for line in lines[1:]) and len(lines) == 5
+    done = run("admin", "limits", "set", space, "--invocationsPerMinute", "2",
+               "--concurrentInvocations", "5")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.strip() == f'Limits successfully set for "{space}"'
+    assert run("admin", "limits", "set", space, "--storeActivations", "false").exit_code == 0
+    shown = dict(line.split(" = ") for line in
+                 run("admin", "limits", "get", space).stdout.splitlines())
+    assert shown["invocationsPerMinute"] == "2" and shown["concurrentInvocations"] == "5"
+    assert shown["storeActivations"] == "false"
+    assert shown["firesPerMinute"].endswith(" (default)")
+    as_json = json.loads(run("admin", "limits", "get", space, "--json").stdout)
+    assert as_json["limits"] == {"invocationsPerMinute": 2, "concurrentInvocations": 5,
+                                 "storeActivations": False}
+    deleted = run("admin", "limits", "delete", space)
+    assert deleted.exit_code == 0 and deleted.stdout.strip() == f'Limits deleted for "{space}"'
+    assert json.loads(run("admin", "limits", "get", space, "--json").stdout)["limits"] == {}
+    again = run("admin", "limits", "delete", space)
+    assert again.exit_code != 0 and again.stderr.startswith("error: Unable to delete the limits")
+
+
+def test_limits_refuse_bad_values_and_non_administrators(server: Server, home: Path) -> None:
+    run = admin_run(server)
+    negative = run("admin", "limits", "set", "somewhere", "--firesPerMinute", "-1")
+    assert negative.exit_code == 2 and "-1" in negative.stderr
+    nothing = run("admin", "limits", "set", "somewhere")
+    assert nothing.exit_code == 2 and "at least one limit" in nothing.stderr
+    huge = run("admin", "limits", "set", "somewhere", "--concurrentInvocations", "999999999")
+    assert huge.exit_code != 0 and "must be an integer from 0 to" in huge.stderr
+    guest = Run(None, ["--apihost", server.url, "-u", server.auth])
+    refused = guest("admin", "limits", "set", "guest", "--invocationsPerMinute", "1000")
+    assert refused.exit_code != 0 and "not authorized" in refused.stderr
