@@ -170,3 +170,28 @@ def test_only_administrators(server: Server, subject: str) -> None:
         assert guest.get(f"{NS}/limits").json()["invocationsPerMinute"] > 1
     with httpx.Client(base_url=server.url, timeout=30) as anonymous:
         assert anonymous.get(limits_url(subject)).status_code == 401
+
+
+def test_store_activations_false_keeps_records_out_of_the_store(
+        server: Server, admin: httpx.Client, subject: str) -> None:
+    key = create(admin, subject)["key"]
+    with as_key(server.url, key) as user:
+        put_action(user, "echo", "def main(a):\n    return a\n")
+        assert admin.put(limits_url(subject), json={"storeActivations": False}).status_code == 200
+        assert wait_applied(server, key, "storeActivations", False) == \
+            [False] * len(controller_urls(server))
+        hidden = user.post(f"{NS}/actions/echo", params={"blocking": "true"}, json={"n": 1})
+        assert hidden.status_code == 200 and hidden.json()["response"]["result"] == {"n": 1}
+        assert admin.delete(limits_url(subject)).status_code == 200
+        assert wait_applied(server, key, "storeActivations", True) == \
+            [True] * len(controller_urls(server))
+        shown = user.post(f"{NS}/actions/echo", params={"blocking": "true"}, json={"n": 2})
+        assert shown.status_code == 200, shown.text
+        deadline = time.monotonic() + 30
+        while True:
+            listed = user.get(f"{NS}/activations", params={"name": "echo"}).json()
+            ids = {a["activationId"] for a in listed}
+            if shown.json()["activationId"] in ids or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert ids == {shown.json()["activationId"]}, (hidden.json()["activationId"], ids)
