@@ -50,18 +50,20 @@ class ProxyConnection:
     async def post(self, path: str, body: bytes, timeout_s: float) -> tuple[int, bytes]:
         """POST JSON; raises ``TimeoutError`` after ``timeout_s``, ``ProxyHttpError`` on EOF."""
         async with asyncio.timeout(timeout_s):
-            # A connection the proxy closed while idle fails on first use: retry once, fresh.
-            for attempt in (1, 2):
-                fresh = self._writer is None
-                try:
-                    if fresh:
-                        await self._connect()
-                    return await self._exchange(path, body)
-                except (ProxyHttpError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                    self.close()
-                    if fresh or attempt == 2:
-                        raise ProxyHttpError(str(exc) or type(exc).__name__) from exc
-            raise AssertionError("unreachable")
+            # A connection the proxy closed while idle is seen (EOF already read) and replaced
+            # before anything is sent. A request is never sent twice: once written, the proxy
+            # may have acted on it (a second /init is refused, a second /run runs the action
+            # again), so a failure after that is the proxy's error.
+            if self._reader is not None and (self._reader.at_eof() or self._writer is None
+                                             or self._writer.is_closing()):
+                self.close()
+            try:
+                if self._writer is None:
+                    await self._connect()
+                return await self._exchange(path, body)
+            except (ProxyHttpError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                self.close()
+                raise ProxyHttpError(str(exc) or type(exc).__name__) from exc
 
     async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         assert self._reader is not None and self._writer is not None

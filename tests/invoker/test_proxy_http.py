@@ -107,3 +107,64 @@ def test_connection_close_then_a_fresh_connection() -> None:
     run = _serve([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"])
     asyncio.run(run())
     assert run.results == [(200, b"{}")]  # type: ignore[attr-defined]
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def _two_posts(first_connection_after_one: str) -> tuple[list[bytes], list[object]]:
+    """Two posts on one ProxyConnection. The first connection answers once, then either
+    closes while idle ("idle") or reads the second request and closes unanswered ("read");
+    later connections answer everything. Returns the bodies the server read and the results."""
+    async def go() -> tuple[list[bytes], list[object]]:
+        seen: list[bytes] = []
+        connections = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal connections
+            connections += 1
+            first = connections == 1
+            try:
+                while True:
+                    seen.append(await _read_request(reader))
+                    writer.write(OK)
+                    await writer.drain()
+                    if first and first_connection_after_one == "idle":
+                        break
+                    if first and first_connection_after_one == "read":
+                        seen.append(await _read_request(reader))
+                        break
+            except asyncio.IncompleteReadError:
+                pass
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        conn = ProxyConnection("127.0.0.1", server.sockets[0].getsockname()[1])
+        results: list[object] = []
+        for body in (b'{"n": 1}', b'{"n": 2}'):
+            await asyncio.sleep(0.05)  # idle: the server's close reaches the client first
+            try:
+                results.append(await conn.post("/init", body, 5))
+            except ProxyHttpError as exc:
+                results.append(exc)
+        conn.close()
+        await asyncio.sleep(0.05)  # the handlers see EOF and close their transports
+        server.close()
+        await server.wait_closed()
+        return seen, results
+
+    return asyncio.run(go())
+
+
+def test_a_connection_closed_while_idle_is_replaced_before_sending() -> None:
+    seen, results = _two_posts("idle")
+    assert results == [(200, b"{}"), (200, b"{}")]
+    assert seen == [b'{"n": 1}', b'{"n": 2}']
+
+
+def test_a_request_the_proxy_read_is_never_sent_again() -> None:
+    # The proxy read the second request, then its connection broke: it may have acted on
+    # it (an /init done, a /run run), so the client reports the error instead of resending.
+    seen, results = _two_posts("read")
+    assert results[0] == (200, b"{}") and isinstance(results[1], ProxyHttpError)
+    assert seen == [b'{"n": 1}', b'{"n": 2}']
