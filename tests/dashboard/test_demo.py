@@ -73,8 +73,11 @@ def test_the_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/dashboard/").status_code == 200
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
-        assert time.monotonic() - started < 15
+        # Graceful: uvicorn gives open requests 10 s, the invoker running activations 5 s.
+        assert proc.wait(timeout=30) == 0
+        took = time.monotonic() - started
+        print(f"demo stopped in {took:.1f} s")
+        assert took < 25
     finally:
         if proc.poll() is None:
             proc.kill()
