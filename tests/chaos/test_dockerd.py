@@ -120,6 +120,7 @@ class PrivateDockerd:
                 assert time.monotonic() < deadline, f"dockerd did not answer\n{self.log()}"
                 time.sleep(0.2)
             if self.proc.poll() is None:
+                _restore_default_bridge()
                 return
             assert attempt < 2, f"dockerd exited\n{self.log()}"
             time.sleep(1)
@@ -191,10 +192,37 @@ class PrivateDockerd:
         for bridge in _bridges_in(self.pool):
             subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
         subprocess.run(["rm", "-rf", str(self.root)], check=False)
+        _restore_default_bridge()
 
     def log(self) -> str:
         path = self.root / "dockerd.log"
         return path.read_text(errors="replace")[-6000:] if path.exists() else ""
+
+
+# dockerd deletes the host's docker0 when it starts with any bridge setting but the default
+# (libnetwork removes "the default bridge" it does not use), and the default would be shared
+# with the machine's daemon. So the private daemon runs with --bridge=none and the shared
+# daemon's docker0 is put back (same name and address: the shared daemon finds its bridge by
+# name, and its NAT rules name it) after each start of the private one.
+SHARED_BRIDGE = "docker0"
+
+
+def _bridge_address(name: str) -> str | None:
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", name], capture_output=True,
+                           text=True, check=False).stdout.split()
+    return shown[shown.index("inet") + 1] if "inet" in shown else None
+
+
+_SHARED_ADDRESS = _bridge_address(SHARED_BRIDGE)
+
+
+def _restore_default_bridge() -> None:
+    if _SHARED_ADDRESS is None or Path(f"/sys/class/net/{SHARED_BRIDGE}").exists():
+        return
+    for command in (["link", "add", "name", SHARED_BRIDGE, "type", "bridge"],
+                    ["addr", "add", _SHARED_ADDRESS, "dev", SHARED_BRIDGE],
+                    ["link", "set", SHARED_BRIDGE, "up"]):
+        subprocess.run(["ip", *command], capture_output=True, text=True, check=True)
 
 
 def _free_pool() -> ipaddress.IPv4Network:
@@ -270,6 +298,7 @@ def _mounts_under(root: Path) -> list[str]:
 @pytest.fixture(params=[False, True], ids=["restart-kills", "live-restore"])
 def dockerd(request: pytest.FixtureRequest) -> Iterator[PrivateDockerd]:
     daemon = PrivateDockerd(live_restore=request.param)
+    shared = {link.name for link in Path("/sys/class/net").iterdir()}
     try:
         daemon.up()
         daemon.load(IMAGE)
@@ -277,6 +306,10 @@ def dockerd(request: pytest.FixtureRequest) -> Iterator[PrivateDockerd]:
     finally:
         daemon.down()
     assert not daemon.root.exists() and not _mounts_under(daemon.root)
+    # The host's interfaces are as they were: the shared daemon's docker0 in particular
+    # (builds on the shared daemon fail without it).
+    after = {link.name for link in Path("/sys/class/net").iterdir()}
+    assert shared <= after, f"network interfaces removed: {sorted(shared - after)}"
 
 
 @dataclass
