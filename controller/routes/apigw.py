@@ -89,15 +89,15 @@ def _routes_from(apidoc: Json, caller: Identity) -> tuple[str, str | None, list[
         routes = []
         for relpath, ops in spec["paths"].items():
             for op, detail in _mapping(ops, f"path {relpath}").items():
-                ext = _mapping(_mapping(detail, f"operation {op} {relpath}").get("x-openwhisk"),
-                               f"x-openwhisk of {op} {relpath}")
+                operation = _mapping(detail, f"operation {op} {relpath}")
+                ext = _mapping(operation.get("x-openwhisk"), f"x-openwhisk of {op} {relpath}")
                 name, pkg, ns = ext.get("action"), ext.get("package") or "", ext.get(
                     "namespace", "_")
                 if not all(isinstance(v, str) for v in (name, pkg, ns)) or not name:
                     raise BadRequest(f"Operation {op} {relpath} has no x-openwhisk action.")
                 routes.append(_route(relpath, op, f"/{ns}/{pkg + '/' if pkg else ''}{name}",
-                                     caller, detail.get("x-pwsk-response-type", "json")))
-        title = (spec.get("info") or {}).get("title")
+                                     caller, operation.get("x-pwsk-response-type", "json")))
+        title = _mapping(spec.get("info"), "info").get("title")
         return basepath, title if isinstance(title, str) else None, routes
     basepath = _check_path(apidoc.get("gatewayBasePath", "/"), "base path")
     action = apidoc.get("action") or {}

@@ -70,3 +70,17 @@ def test_create_needs_web_action_and_valid_input(api: httpx.Client, name: str) -
 
 def test_management_needs_auth(server: Server) -> None:
     assert httpx.get(f"{server.url}{MGMT}/getApi.http").status_code == 401
+
+
+def test_swagger_parts_of_the_wrong_type_are_a_400(api: httpx.Client, name: str) -> None:
+    # Found by the fuzzing: an 'info' list, or a null operation, was a 500.
+    put_action(api, f"{name}-w", ECHO, annotations=WEB)
+    operation = {"x-openwhisk": {"action": f"{name}-w", "namespace": "guest"}}
+    for swagger, says in (
+            ({"info": ["t"], "paths": {"/x": {"get": operation}}}, "info must be an object"),
+            ({"paths": {"/x": {"get": None}}}, "no x-openwhisk action"),
+            ({"paths": {"/x": {"get": []}}}, "must be an object")):
+        r = api.post(f"{MGMT}/createApi.http", json={"apidoc": {
+            "namespace": "_", "gatewayBasePath": f"/{name}", "swagger": swagger}})
+        assert r.status_code == 400, (swagger, r.text)
+        assert says in r.json()["error"], r.text
