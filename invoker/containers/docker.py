@@ -246,6 +246,10 @@ class DockerContainer:
         self._reader: asyncio.Task[None] | None = None
         self._removed = False
         self._paused = False
+        # Pause and unpause one at a time: a resume that came while a pause was still on its
+        # way to the engine saw "not paused", skipped the unpause, and the run that followed
+        # waited its whole time limit on a frozen container.
+        self._pause_lock = asyncio.Lock()
         self._stream_lost = False  # the engine went away: its log stream awaits it
 
     @property
@@ -351,25 +355,27 @@ class DockerContainer:
     async def suspend(self) -> None:
         # A container that died meanwhile fails its next /run, which destroys it; one the
         # engine could not pause (the engine is down) runs on: neither is the pool's concern.
-        try:
-            await self._engine.call("POST", f"/containers/{self.id}/pause")
-        except DockerError as exc:
-            logger.warning("docker call failed", call="pause", container=self.name,
-                           error=exc.message)
-            return
-        self._paused = True
+        async with self._pause_lock:
+            try:
+                await self._engine.call("POST", f"/containers/{self.id}/pause")
+            except DockerError as exc:
+                logger.warning("docker call failed", call="pause", container=self.name,
+                               error=exc.message)
+                return
+            self._paused = True
 
     async def resume(self) -> None:
         """Unpause; ``ContainerStartError`` if the container stays paused (the engine is
         down, or the container is gone): a run there would only time out."""
-        if not self._paused:
-            return
-        try:
-            await self._engine.call("POST", f"/containers/{self.id}/unpause")
-        except DockerError as exc:
-            if exc.status != 409 or "not paused" not in exc.message:
-                raise ContainerStartError(f"resuming {self.name}: {exc}") from exc
-        self._paused = False
+        async with self._pause_lock:
+            if not self._paused:
+                return
+            try:
+                await self._engine.call("POST", f"/containers/{self.id}/unpause")
+            except DockerError as exc:
+                if exc.status != 409 or "not paused" not in exc.message:
+                    raise ContainerStartError(f"resuming {self.name}: {exc}") from exc
+            self._paused = False
 
     async def destroy(self) -> None:
         if self._removed:
