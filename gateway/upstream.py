@@ -18,12 +18,11 @@ activation), as before.
 from __future__ import annotations
 
 import asyncio
-import socket
-import time
-from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from pwsk.http1 import Conn, Head, Pool, parse_head
 
 IDLE_S = 2.0  # an idle connection older than this is closed rather than reused
 POOL_MAX = 64  # idle connections kept per controller
@@ -36,20 +35,6 @@ class UpstreamConnectError(Exception):
 
 class UpstreamError(Exception):
     """The exchange failed after the request was (maybe) sent: not retried."""
-
-
-@dataclass(eq=False, slots=True)
-class _Conn:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    rested: float = field(default_factory=time.monotonic)
-
-    def usable(self) -> bool:
-        return (not self.writer.is_closing() and not self.reader.at_eof()
-                and time.monotonic() - self.rested < IDLE_S)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 @dataclass(slots=True)
@@ -72,35 +57,19 @@ class Upstream:
         self.prefix = parts.path.rstrip("/")  # a controller mounted below a path
         self.authority = f"{self.host}:{self.port}".encode()
         self.connect_timeout_s, self.read_timeout_s = connect_timeout_s, read_timeout_s
-        self._idle: deque[_Conn] = deque()
+        self._pool = Pool(self.host, self.port, IDLE_S, POOL_MAX, limit=CHUNK * 4)
 
-    async def _connection(self) -> _Conn:
-        while self._idle:
-            conn = self._idle.pop()
-            if conn.usable():
-                return conn
-            conn.close()
+    async def _connection(self) -> Conn:
+        conn = self._pool.idle()
+        if conn is not None:
+            return conn
         try:
-            async with asyncio.timeout(self.connect_timeout_s):
-                reader, writer = await asyncio.open_connection(self.host, self.port,
-                                                               limit=CHUNK * 4)
+            return await self._pool.connect(self.connect_timeout_s)
         except (OSError, TimeoutError) as exc:
             raise UpstreamConnectError(repr(exc)) from exc
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return _Conn(reader, writer)
-
-    def _release(self, conn: _Conn) -> None:
-        if len(self._idle) < POOL_MAX and not conn.writer.is_closing():
-            conn.rested = time.monotonic()
-            self._idle.append(conn)
-        else:
-            conn.close()
 
     def close(self) -> None:
-        while self._idle:
-            self._idle.pop().close()
+        self._pool.close()
 
     async def request(self, method: str, target: str, headers: list[tuple[str, str]],
                       body: bytes, buffer_max: int) -> Answer:
@@ -116,24 +85,13 @@ class Upstream:
         try:
             conn.writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
             async with asyncio.timeout(self.read_timeout_s):
-                status, raw_headers = await self._head(conn.reader)
+                answer = await self._head(conn.reader)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
                 IndexError, TimeoutError) as exc:
             conn.close()
             raise UpstreamError(repr(exc)) from exc
-        length: int | None = None
-        chunked = close = False
-        for key, raw in raw_headers:
-            key = key.lower()
-            if key == b"content-length":
-                if not raw.isdigit():
-                    conn.close()
-                    raise UpstreamError(f"bad content-length {raw[:40]!r}")
-                length = int(raw)
-            elif key == b"transfer-encoding" and b"chunked" in raw.lower():
-                chunked = True
-            elif key == b"connection" and b"close" in raw.lower():
-                close = True
+        status, raw_headers, length = answer.status, answer.headers, answer.length
+        chunked, close = answer.chunked, answer.close
         if method == "HEAD" or status in (204, 304):
             self._done(conn, close)
             return Answer(status, raw_headers, b"")
@@ -148,26 +106,20 @@ class Upstream:
             return Answer(status, raw_headers, data)
         return Answer(status, raw_headers, None, self._stream(conn, chunked, length, close))
 
-    def _done(self, conn: _Conn, close: bool) -> None:
+    def _done(self, conn: Conn, close: bool) -> None:
         if close:
             conn.close()
         else:
-            self._release(conn)
+            self._pool.release(conn)
 
-    async def _head(self, reader: asyncio.StreamReader) -> tuple[int, list[tuple[bytes, bytes]]]:
+    @staticmethod
+    async def _head(reader: asyncio.StreamReader) -> Head:
         while True:
-            block = await reader.readuntil(b"\r\n\r\n")
-            status_line, *lines = block[:-4].split(b"\r\n")
-            status = int(status_line.split(None, 2)[1])
-            if status >= 200 or status == 101:
-                break  # 1xx heads (100 Continue) are not the answer
-        headers = []
-        for line in lines:
-            name, _, value = line.partition(b":")
-            headers.append((name.strip(), value.strip()))
-        return status, headers
+            head = parse_head(await reader.readuntil(b"\r\n\r\n"))
+            if head.status >= 200 or head.status == 101:
+                return head  # 1xx heads (100 Continue) are not the answer
 
-    async def _stream(self, conn: _Conn, chunked: bool, length: int | None,
+    async def _stream(self, conn: Conn, chunked: bool, length: int | None,
                       close: bool) -> AsyncIterator[bytes]:
         reader, complete = conn.reader, False
         try:
@@ -195,7 +147,7 @@ class Upstream:
             complete = True
         finally:
             if complete and not close:
-                self._release(conn)
+                self._pool.release(conn)
             else:
                 conn.close()
 

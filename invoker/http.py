@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+
+from pwsk.http1 import open_nodelay, parse_head
 
 MAX_BODY = 64 * 1024 * 1024  # far above the 1 MB result cap: we still report the real size
 HEAD_OF_TOO_LARGE = 1024 * 1024  # what is kept of a larger one (the result cap)
@@ -36,11 +37,7 @@ class ProxyConnection:
         self._writer: asyncio.StreamWriter | None = None
 
     async def _connect(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(
-            self.host, self.port, limit=1024 * 1024)
-        sock = self._writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader, self._writer = await open_nodelay(self.host, self.port, limit=1024 * 1024)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -81,23 +78,12 @@ class ProxyConnection:
                                  else f"truncated response head {exc.partial[:80]!r}") from None
         except asyncio.LimitOverrunError:
             raise ProxyHttpError("response head too large") from None
-        status_line, *header_lines = head_block[:-4].split(b"\r\n")
-        parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-            raise ProxyHttpError(f"bad status line {status_line[:80]!r}")
-        status = int(parts[1])
-        length: int | None = None
-        chunked = close = False
-        for line in header_lines:
-            name, _, value = line.partition(b":")
-            key = name.strip().lower()
-            if key == b"content-length":
-                length = int(value.strip())
-            elif key == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
-            elif key == b"connection" and b"close" in value.lower():
-                close = True
-        if chunked:
+        try:
+            answer = parse_head(head_block)
+        except ValueError as exc:
+            raise ProxyHttpError(str(exc)) from None
+        status, length, close = answer.status, answer.length, answer.close
+        if answer.chunked:
             try:
                 data = await self._read_chunked(reader)
             except ResponseTooLarge:

@@ -32,10 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import socket
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -50,6 +47,7 @@ from ..errors import (
     PayloadTooLarge,
     ServiceUnavailable,
 )
+from ..http1 import Conn, Pool, parse_head
 from .base import (
     ACTIVATIONS,
     DATABASES,
@@ -353,9 +351,7 @@ class CouchStore:
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(engine="couchdb", url=self.base_url,
                                      reason=repr(exc)) from exc
-        if resp.status_code >= 500 or resp.status_code in (401, 403):
-            raise ServiceUnavailable(engine="couchdb", url=self.base_url,
-                                     status=resp.status_code, reason=resp.text[:200])
+        self._refused(resp)
         return resp
 
     async def _raw_request(self, method: str, path: str, body: bytes) -> _Answer:
@@ -366,10 +362,14 @@ class CouchStore:
                 IndexError, TimeoutError) as exc:
             raise ServiceUnavailable(engine="couchdb", url=self.base_url,
                                      reason=repr(exc)) from exc
+        self._refused(resp)
+        return resp
+
+    def _refused(self, resp: httpx.Response | _Answer) -> None:
+        """A 5xx, or credentials refused: the store is not usable now (an outage)."""
         if resp.status_code >= 500 or resp.status_code in (401, 403):
             raise ServiceUnavailable(engine="couchdb", url=self.base_url,
                                      status=resp.status_code, reason=resp.text[:200])
-        return resp
 
     def _expect(self, resp: httpx.Response | _Answer, *ok: int) -> None:
         if resp.status_code not in ok:
@@ -405,17 +405,6 @@ class _Answer:
         return self.content.decode(errors="replace")
 
 
-@dataclass(eq=False, slots=True)
-class _Conn:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    rested: float = field(default_factory=time.monotonic)
-
-    def usable(self) -> bool:
-        return (not self.writer.is_closing() and not self.reader.at_eof()
-                and time.monotonic() - self.rested < RAW_IDLE_S)
-
-
 class _RawHttp:
     """HTTP/1.1 to one server over pooled keep-alive connections: each request in one send,
     the answer's head in one read, its body by ``Content-Length``, chunks or the close.
@@ -432,39 +421,25 @@ class _RawHttp:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             head += f"Authorization: Basic {token}\r\n"
         self._head = head.encode("latin-1")
-        self._idle: deque[_Conn] = deque()
+        self._pool = Pool(host, port, RAW_IDLE_S, RAW_POOL_MAX)
 
     def close(self) -> None:
-        while self._idle:
-            self._idle.pop().writer.close()
-
-    async def _connect(self) -> _Conn:
-        async with asyncio.timeout(TIMEOUT.connect or 5.0):
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return _Conn(reader, writer)
+        self._pool.close()
 
     async def request(self, method: str, path: str, body: bytes) -> _Answer:
         data = (f"{method} {path} HTTP/1.1\r\n".encode("latin-1") + self._head
                 + b"Content-Type: application/json\r\nContent-Length: "
                 + str(len(body)).encode() + b"\r\n\r\n" + body)
-        conn = None
-        while self._idle:
-            candidate = self._idle.pop()
-            if candidate.usable():
-                conn = candidate
-                break
-            candidate.writer.close()
+        conn = self._pool.idle()
         if conn is not None:
             try:
                 return await self._exchange(conn, data, method, path)
             except _Stale:
                 pass  # closed by the server while idle: once more on a new connection
-        return await self._exchange(await self._connect(), data, method, path)
+        conn = await self._pool.connect(TIMEOUT.connect or 5.0)
+        return await self._exchange(conn, data, method, path)
 
-    async def _exchange(self, conn: _Conn, data: bytes, method: str, path: str) -> _Answer:
+    async def _exchange(self, conn: Conn, data: bytes, method: str, path: str) -> _Answer:
         reader, ok = conn.reader, False
         try:
             conn.writer.write(data)
@@ -475,19 +450,9 @@ class _RawHttp:
                     if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
                         raise
                     raise _Stale() from exc
-                status_line, *lines = block[:-4].split(b"\r\n")
-                status = int(status_line.split(None, 2)[1])
-                length, chunked, close = None, False, False
-                for line in lines:
-                    name, _, value = line.partition(b":")
-                    name = name.strip().lower()
-                    if name == b"content-length":
-                        length = int(value)
-                    elif name == b"transfer-encoding" and b"chunked" in value.lower():
-                        chunked = True
-                    elif name == b"connection" and b"close" in value.lower():
-                        close = True
-                if chunked:
+                head = parse_head(block)
+                length, close = head.length, head.close
+                if head.chunked:
                     parts = []
                     while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
                         parts.append(await reader.readexactly(size))
@@ -500,13 +465,12 @@ class _RawHttp:
                 else:
                     content, close = await reader.read(), True
             ok = not close
-            return _Answer(status, content, f"{method} {path}")
+            return _Answer(head.status, content, f"{method} {path}")
         finally:
-            if ok and len(self._idle) < RAW_POOL_MAX:
-                conn.rested = time.monotonic()
-                self._idle.append(conn)
+            if ok:
+                self._pool.release(conn)
             else:
-                conn.writer.close()
+                conn.close()
 
 
 class _Stale(ConnectionError):
